@@ -1,0 +1,76 @@
+//! ensure-job: make Glue hold exactly the table's desired job. GetJob; CreateJob when missing;
+//! UpdateJob (full definition) only on drift; a lost create race re-reads and converges.
+
+use unload_core::aws::glue::{self, Created};
+use unload_core::aws::s3;
+use unload_core::contract::{JobAction, JobRef, State};
+use unload_core::job_spec::{JobDefinition, JobSettings};
+use unload_core::{Result, UnloadError};
+
+pub struct Clients {
+    pub glue: aws_sdk_glue::Client,
+    pub s3: aws_sdk_s3::Client,
+}
+
+pub async fn handle(state: &State, clients: &Clients, settings: &JobSettings) -> Result<JobRef> {
+    let request = state.request()?;
+    let script = match (&settings.script_location, &settings.template_job_name) {
+        (Some(location), _) => location.clone(),
+        (None, Some(template)) => glue::template_script_location(&clients.glue, template).await?,
+        (None, None) => unreachable_settings()?,
+    };
+    if !s3::object_exists(&clients.s3, &script).await? {
+        return Err(UnloadError::GlueScriptMissing(format!(
+            "the Glue script {script} does not exist: redeploy the stack (sam deploy) or fix GLUE_SCRIPT_LOCATION"
+        )));
+    }
+    let desired = JobDefinition::desired(settings, request, &script);
+    let action = ensure(&clients.glue, &request.job_name, &desired, settings).await?;
+    tracing::info!(job = %request.job_name, action = ?action, "Glue job ensured");
+    Ok(JobRef {
+        name: request.job_name.clone(),
+        action,
+    })
+}
+
+/// JobSettings guarantees one of the two is set; this keeps the match total without a panic.
+fn unreachable_settings() -> Result<String> {
+    Err(UnloadError::ConfigurationError(
+        "neither GLUE_SCRIPT_LOCATION nor GLUE_TEMPLATE_JOB_NAME is set".into(),
+    ))
+}
+
+async fn ensure(
+    client: &aws_sdk_glue::Client,
+    name: &str,
+    desired: &JobDefinition,
+    settings: &JobSettings,
+) -> Result<JobAction> {
+    let stored = match glue::get_job(client, name).await? {
+        Some(stored) => stored,
+        None => match glue::create_job(client, name, desired, &settings.tags).await? {
+            Created::Created => return Ok(JobAction::Created),
+            Created::AlreadyExists => {
+                tracing::info!(
+                    job = name,
+                    "another execution created the job first; re-reading it"
+                );
+                glue::get_job(client, name).await?.ok_or_else(|| {
+                    UnloadError::GlueApiError(format!(
+                        "Glue said job {name} already exists, but GetJob cannot find it"
+                    ))
+                })?
+            }
+        },
+    };
+    let drift = desired.differences(&stored);
+    if drift.is_empty() {
+        return Ok(JobAction::Unchanged);
+    }
+    tracing::info!(job = name, fields = ?drift, "the stored job differs; updating it with the full definition");
+    glue::update_job(client, name, desired).await?;
+    Ok(JobAction::Updated)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,135 @@
+//! report: record the outcome as CloudWatch metrics. On success it reads the run manifest for rows
+//! and bytes; on the failure path it reports whatever is known (even with no validated request)
+//! and never fails for lack of a part of the state.
+
+use serde_json::Value;
+use unload_core::aws::{cloudwatch, s3};
+use unload_core::checks;
+use unload_core::contract::{Outcome, Report, ReportOutcome, State, TaskError};
+use unload_core::manifest::{self, Manifest};
+use unload_core::metrics::{self, Measurement};
+use unload_core::{Result, UnloadError};
+
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+pub async fn handle(
+    event: Value,
+    clients: &Clients,
+    namespace: &str,
+    now_secs: i64,
+) -> Result<Report> {
+    let state = lenient_state(event);
+    let succeeded = state.error.is_none()
+        && state
+            .run
+            .as_ref()
+            .is_some_and(|r| r.outcome == Outcome::Succeeded);
+    let manifest = if succeeded {
+        Some(read_manifest(&state, clients).await?)
+    } else {
+        None
+    };
+    let table = table_of(&state);
+    let run = state.run.as_ref();
+    let report = Report {
+        outcome: if succeeded { ReportOutcome::Succeeded } else { ReportOutcome::Failed },
+        table: table.clone(),
+        partition: state.request.as_ref().and_then(|r| r.partition_label()),
+        rows: manifest.as_ref().map(|m| m.rows),
+        bytes: manifest.as_ref().map(|m| m.bytes),
+        files: manifest.as_ref().map(|m| m.files.len() as u64),
+        duration_seconds: run.map(|r| if r.execution_seconds > 0 { r.execution_seconds } else { r.elapsed_seconds } as f64),
+        run_id: run.map(|r| r.id.clone()),
+        error_type: (!succeeded).then(|| error_type(&state)),
+        metrics_published: 0,
+    };
+    let data = metrics::datums(
+        &Measurement {
+            succeeded,
+            table: report.table.as_deref(),
+            duration_seconds: report.duration_seconds,
+            rows: report.rows,
+            bytes: report.bytes,
+        },
+        now_secs,
+    );
+    let published = u32::try_from(data.len()).unwrap_or(u32::MAX);
+    cloudwatch::put_metrics(&clients.cloudwatch, namespace, data).await?;
+    let report = Report {
+        metrics_published: published,
+        ..report
+    };
+    tracing::info!(
+        outcome = ?report.outcome, table = ?report.table, partition = ?report.partition, rows = ?report.rows,
+        bytes = ?report.bytes, error_type = ?report.error_type, cause = %cause_message(&state), "unload reported"
+    );
+    Ok(report)
+}
+
+/// The state, or — if even that cannot be read — its input and an InvalidState error to report.
+fn lenient_state(event: Value) -> State {
+    let input = event.get("input").cloned().unwrap_or_default();
+    State::from_value(event).unwrap_or_else(|err| State {
+        input,
+        error: Some(TaskError {
+            error: err.kind().into(),
+            cause: err.to_string(),
+        }),
+        ..State::default()
+    })
+}
+
+async fn read_manifest(state: &State, clients: &Clients) -> Result<Manifest> {
+    let request = state.request()?;
+    let execution = state.execution()?;
+    let uri = manifest::uri_for(&request.target_uri);
+    let bytes = s3::read_object(&clients.s3, &uri).await?.ok_or_else(|| {
+        UnloadError::ManifestMissing(format!(
+            "the Glue run succeeded but wrote no manifest at {uri}"
+        ))
+    })?;
+    Manifest::parse(&bytes, &uri, &execution.id)
+}
+
+/// The table from the validated request, else from the raw input if it is a valid name.
+fn table_of(state: &State) -> Option<String> {
+    if let Some(request) = &state.request {
+        return Some(request.table.clone());
+    }
+    let raw = state.input.get("PrefixedTablename")?.as_str()?;
+    checks::table_reference("PrefixedTablename", raw)
+        .ok()
+        .map(|(schema, table)| format!("{schema}.{table}"))
+}
+
+fn error_type(state: &State) -> String {
+    match (
+        &state.error,
+        state.run.as_ref().and_then(|r| r.failure.as_ref()),
+    ) {
+        (Some(e), _) => e.error.clone(),
+        (None, Some(f)) => f.error.clone(),
+        (None, None) => "Unknown".into(),
+    }
+}
+
+/// The human part of the error: a Lambda error's Cause is a JSON object with errorMessage.
+fn cause_message(state: &State) -> String {
+    let Some(error) = &state.error else {
+        return String::new();
+    };
+    serde_json::from_str::<Value>(&error.cause)
+        .ok()
+        .and_then(|v| {
+            v.get("errorMessage")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| error.cause.clone())
+}
+
+#[cfg(test)]
+mod tests;

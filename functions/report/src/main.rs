@@ -1,0 +1,34 @@
+//! The report Lambda: builds the S3 and CloudWatch clients once, then serves invocations.
+
+mod handler;
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use unload_core::metrics::{DEFAULT_NAMESPACE, NAMESPACE_ENV};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = unload_core::aws::load_config().await;
+    let clients = handler::Clients {
+        s3: aws_sdk_s3::Client::new(&config),
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+    };
+    let namespace = std::env::var(NAMESPACE_ENV)
+        .ok()
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let (clients, namespace) = (&clients, namespace.as_str());
+        async move {
+            handler::handle(
+                event.payload,
+                clients,
+                namespace,
+                chrono::Utc::now().timestamp(),
+            )
+            .await
+        }
+    }))
+    .await
+}

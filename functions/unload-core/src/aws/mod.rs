@@ -1,0 +1,24 @@
+//! Thin adapters over the AWS SDK: each call maps SDK errors onto the stable kinds and converts
+//! SDK types into the domain's plain structs. No decisions are taken here.
+
+pub mod cloudwatch;
+pub mod glue;
+pub mod s3;
+
+use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata};
+
+/// The shared SDK configuration: default credential chain and region, and the standard
+/// AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> variables (how the local stack is reached).
+pub async fn load_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The service's error code, if the error came from the service.
+fn error_code<E: ProvideErrorMetadata>(err: &E) -> &str {
+    err.code().unwrap_or("")
+}
+
+/// A one-line description of an SDK error with its causes (no request data, so no secrets).
+fn describe<E: std::error::Error>(operation: &str, err: &E) -> String {
+    format!("{operation} failed: {}", DisplayErrorContext(err))
+}

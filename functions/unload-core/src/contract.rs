@@ -1,0 +1,404 @@
+//! The JSON object that flows through a Step Functions execution (docs/CONTRACT.md).
+//! Each function receives the whole state and returns only its own part; the state machine
+//! places that part with ResultSelector/ResultPath. Output structs serialize every field (None as
+//! null) because ResultSelector fails on a missing path.
+
+use crate::error::{Result, UnloadError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The state as seen by ensure-job, start-run, check-status and report. Parts not yet placed are
+/// None; unknown parts are ignored so the contract can grow without breaking older functions.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct State {
+    #[serde(default)]
+    pub input: Value,
+    #[serde(default)]
+    pub execution: Option<ExecutionInfo>,
+    #[serde(default)]
+    pub request: Option<NormalizedRequest>,
+    #[serde(default)]
+    pub job: Option<JobRef>,
+    #[serde(default)]
+    pub run: Option<RunStatus>,
+    #[serde(default)]
+    pub error: Option<TaskError>,
+}
+
+impl State {
+    pub fn from_value(event: Value) -> Result<Self> {
+        serde_json::from_value(event).map_err(|e| {
+            UnloadError::InvalidState(format!("the task input is not a workflow state: {e}"))
+        })
+    }
+
+    pub fn request(&self) -> Result<&NormalizedRequest> {
+        self.request
+            .as_ref()
+            .ok_or_else(|| missing("request", "Validate"))
+    }
+
+    pub fn job(&self) -> Result<&JobRef> {
+        self.job.as_ref().ok_or_else(|| missing("job", "EnsureJob"))
+    }
+
+    pub fn run(&self) -> Result<&RunStatus> {
+        self.run.as_ref().ok_or_else(|| missing("run", "StartRun"))
+    }
+
+    pub fn execution(&self) -> Result<&ExecutionInfo> {
+        self.execution
+            .as_ref()
+            .ok_or_else(|| missing("execution", "Prepare"))
+    }
+}
+
+fn missing(part: &str, placed_by: &str) -> UnloadError {
+    UnloadError::InvalidState(format!(
+        "the state has no `{part}` (placed by the {placed_by} state)"
+    ))
+}
+
+/// Context of the execution, copied from `$$.Execution` by the Prepare state.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ExecutionInfo {
+    pub id: String,
+    pub name: String,
+    pub started_at: String,
+}
+
+/// What to unload, after validation: every field checked, every default filled.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct NormalizedRequest {
+    /// `schema.table`, lower-cased.
+    pub table: String,
+    pub schema: String,
+    pub table_name: String,
+    pub scope: Scope,
+    pub partition_key: Option<String>,
+    /// The day, only for `scope: day`.
+    pub partition_value: Option<String>,
+    pub file_format: FileFormat,
+    pub write_mode: WriteMode,
+    /// `s3://bucket[/prefix]` without a trailing slash.
+    pub s3_path: String,
+    /// Where the data lands, with a trailing slash.
+    pub target_uri: String,
+    pub glue_connection: String,
+    pub redshift_role_arn: Option<String>,
+    pub allow_empty_source: bool,
+    pub job_name: String,
+}
+
+impl NormalizedRequest {
+    /// `key=value` of the day partition, for reports and metrics.
+    pub fn partition_label(&self) -> Option<String> {
+        match (&self.partition_key, &self.partition_value) {
+            (Some(k), Some(v)) => Some(format!("{k}={v}")),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// One day partition (SnapshotYN = y).
+    Day,
+    /// The whole table (SnapshotYN = n).
+    Full,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileFormat {
+    Parquet,
+    Orc,
+    Json,
+    Csv,
+    Avro,
+}
+
+impl FileFormat {
+    pub const NAMES: [&'static str; 5] = ["parquet", "orc", "json", "csv", "avro"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Parquet => "parquet",
+            Self::Orc => "orc",
+            Self::Json => "json",
+            Self::Csv => "csv",
+            Self::Avro => "avro",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Parquet, Self::Orc, Self::Json, Self::Csv, Self::Avro]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WriteMode {
+    Overwrite,
+    Append,
+}
+
+impl WriteMode {
+    pub const NAMES: [&'static str; 2] = ["overwrite", "append"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Overwrite => "overwrite",
+            Self::Append => "append",
+        }
+    }
+}
+
+/// ensure-job's part.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct JobRef {
+    pub name: String,
+    pub action: JobAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobAction {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// start-run's and check-status's part: where the Glue run stands and when to look again.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct RunStatus {
+    pub id: String,
+    /// Glue's JobRunState, as Glue spells it.
+    pub state: String,
+    pub outcome: Outcome,
+    pub polls: u32,
+    pub next_poll_seconds: u64,
+    pub elapsed_seconds: u64,
+    pub execution_seconds: u64,
+    pub attempt: i32,
+    pub started_on: Option<String>,
+    pub error_message: Option<String>,
+    pub failure: Option<TaskError>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+/// The error object Step Functions puts at `$.error` (Catch) and the Fail state reads.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct TaskError {
+    #[serde(rename = "Error")]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
+}
+
+/// report's part.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Report {
+    pub outcome: ReportOutcome,
+    pub table: Option<String>,
+    pub partition: Option<String>,
+    pub rows: Option<u64>,
+    pub bytes: Option<u64>,
+    pub files: Option<u64>,
+    pub duration_seconds: Option<f64>,
+    pub run_id: Option<String>,
+    pub error_type: Option<String>,
+    pub metrics_published: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportOutcome {
+    Succeeded,
+    Failed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::collections::BTreeSet;
+
+    /// Field names of a serialized struct.
+    fn keys(value: &impl Serialize) -> BTreeSet<String> {
+        match serde_json::to_value(value).unwrap() {
+            Value::Object(map) => map.keys().cloned().collect(),
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    pub(crate) fn sample_request() -> NormalizedRequest {
+        NormalizedRequest {
+            table: "demo_master.orders".into(),
+            schema: "demo_master".into(),
+            table_name: "orders".into(),
+            scope: Scope::Day,
+            partition_key: Some("o_orderdate".into()),
+            partition_value: Some("1998-07-21".into()),
+            file_format: FileFormat::Parquet,
+            write_mode: WriteMode::Overwrite,
+            s3_path: "s3://lake/x".into(),
+            target_uri: "s3://lake/x/demo_master/parquet/orders/o_orderdate_key=1998-07-21/".into(),
+            glue_connection: "tpc-rs".into(),
+            redshift_role_arn: None,
+            allow_empty_source: false,
+            job_name: "demo_master.orders_ExtractToDataLake".into(),
+        }
+    }
+
+    fn sample_run() -> RunStatus {
+        RunStatus {
+            id: "jr_1".into(),
+            state: "RUNNING".into(),
+            outcome: Outcome::Running,
+            polls: 0,
+            next_poll_seconds: 30,
+            elapsed_seconds: 0,
+            execution_seconds: 0,
+            attempt: 0,
+            started_on: None,
+            error_message: None,
+            failure: None,
+        }
+    }
+
+    fn sample_report() -> Report {
+        Report {
+            outcome: ReportOutcome::Failed,
+            table: None,
+            partition: None,
+            rows: None,
+            bytes: None,
+            files: None,
+            duration_seconds: None,
+            run_id: None,
+            error_type: None,
+            metrics_published: 0,
+        }
+    }
+
+    /// `"TimeoutSeconds": ${X}` is valid only after substitution: read such placeholders as 0.
+    fn numeric_placeholders_as_zero(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            let quoted = rest[..start].ends_with('"');
+            out.push_str(&rest[..start]);
+            let end = rest[start..]
+                .find('}')
+                .map(|e| start + e + 1)
+                .unwrap_or(rest.len());
+            out.push_str(if quoted { &rest[start..end] } else { "0" });
+            rest = &rest[end..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// The ResultSelector of a Task state: the field names it reads from `$.Payload`.
+    fn result_selector_fields(asl: &Value, state: &str) -> BTreeSet<String> {
+        let selector = asl["States"][state]["ResultSelector"]
+            .as_object()
+            .unwrap_or_else(|| panic!("state {state} has no ResultSelector"));
+        selector
+            .iter()
+            .map(|(k, v)| {
+                let field = k
+                    .strip_suffix(".$")
+                    .unwrap_or_else(|| panic!("{state}: {k} is not a path"));
+                assert_eq!(v, &json!(format!("$.Payload.{field}")), "{state}: {k}");
+                field.to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn state_machine_result_selectors_list_exactly_the_struct_fields() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../statemachine/unload.asl.json"
+        );
+        let text = std::fs::read_to_string(path).expect("statemachine/unload.asl.json is readable");
+        let asl: Value =
+            serde_json::from_str(&numeric_placeholders_as_zero(&text)).expect("the ASL is JSON");
+        let job = JobRef {
+            name: "j".into(),
+            action: JobAction::Created,
+        };
+        let cases: [(&str, BTreeSet<String>); 6] = [
+            ("Validate", keys(&sample_request())),
+            ("EnsureJob", keys(&job)),
+            ("StartRun", keys(&sample_run())),
+            ("CheckStatus", keys(&sample_run())),
+            ("ReportSuccess", keys(&sample_report())),
+            ("ReportFailure", keys(&sample_report())),
+        ];
+        for (state, expected) in cases {
+            assert_eq!(
+                result_selector_fields(&asl, state),
+                expected,
+                "state {state}"
+            );
+        }
+    }
+
+    #[test]
+    fn options_serialize_as_null_not_absent() {
+        let value = serde_json::to_value(sample_run()).unwrap();
+        assert_eq!(value["failure"], Value::Null);
+        assert!(value.as_object().unwrap().contains_key("failure"));
+    }
+
+    #[test]
+    fn state_ignores_unknown_parts_and_reads_the_error() {
+        let state = State::from_value(json!({
+            "input": {"PrefixedTablename": "a.b"},
+            "report_error": {"Error": "x"},
+            "error": {"Error": "InvalidRequest", "Cause": "{\"errorMessage\":\"bad\"}"}
+        }))
+        .unwrap();
+        assert!(state.request.is_none());
+        assert_eq!(state.error.as_ref().unwrap().error, "InvalidRequest");
+        assert!(matches!(
+            state.request().err(),
+            Some(UnloadError::InvalidState(_))
+        ));
+    }
+
+    #[test]
+    fn the_sample_events_are_workflow_states() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
+        for (name, parts) in [
+            ("ensure-job.json", 1),
+            ("start-run.json", 2),
+            ("check-status.json", 3),
+            ("report-success.json", 3),
+            ("report-failure.json", 3),
+        ] {
+            let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
+            let state = State::from_value(serde_json::from_str(&text).unwrap())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(
+                state.request().is_ok() && state.execution().is_ok(),
+                "{name}"
+            );
+            assert_eq!(parts >= 2, state.job.is_some(), "{name}");
+            assert_eq!(parts >= 3, state.run.is_some(), "{name}");
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! The Glue job each table gets: its desired definition (from the environment and the request)
+//! and the comparison with what Glue has stored. UpdateJob resets whatever it is not given, so
+//! an update always carries the full definition, and only happens when something differs.
+
+use crate::checks;
+use crate::contract::NormalizedRequest;
+use crate::error::{Result, UnloadError};
+use std::collections::BTreeMap;
+
+pub mod env {
+    pub const SCRIPT_LOCATION: &str = "GLUE_SCRIPT_LOCATION";
+    pub const TEMPLATE_JOB_NAME: &str = "GLUE_TEMPLATE_JOB_NAME";
+    pub const ROLE_ARN: &str = "GLUE_JOB_ROLE_ARN";
+    pub const VERSION: &str = "GLUE_VERSION";
+    pub const WORKER_TYPE: &str = "GLUE_WORKER_TYPE";
+    pub const NUMBER_OF_WORKERS: &str = "GLUE_NUMBER_OF_WORKERS";
+    pub const TIMEOUT_MINUTES: &str = "GLUE_JOB_TIMEOUT_MINUTES";
+    pub const MAX_RETRIES: &str = "GLUE_MAX_RETRIES";
+    pub const MAX_CONCURRENT_RUNS: &str = "GLUE_MAX_CONCURRENT_RUNS";
+    pub const TEMP_DIR: &str = "GLUE_TEMP_DIR";
+    pub const EXECUTION_CLASS: &str = "GLUE_EXECUTION_CLASS";
+    pub const DEFAULT_ARGUMENTS: &str = "GLUE_DEFAULT_ARGUMENTS";
+    pub const TAGS: &str = "GLUE_JOB_TAGS";
+}
+
+/// The job settings shared by every table's job, from ensure-job's environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSettings {
+    pub script_location: Option<String>,
+    pub template_job_name: Option<String>,
+    pub role_arn: String,
+    pub glue_version: String,
+    pub worker_type: String,
+    pub number_of_workers: i32,
+    pub timeout_minutes: i32,
+    pub max_retries: i32,
+    pub max_concurrent_runs: i32,
+    pub temp_dir: Option<String>,
+    pub execution_class: String,
+    pub default_arguments: BTreeMap<String, String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+fn config(variable: &str, rule: impl std::fmt::Display) -> UnloadError {
+    UnloadError::ConfigurationError(format!("{variable}: {rule}"))
+}
+
+impl JobSettings {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let number =
+            |name: &str, default: i32, range: std::ops::RangeInclusive<i32>| -> Result<i32> {
+                match get(name) {
+                    None => Ok(default),
+                    Some(text) => text
+                        .parse::<i32>()
+                        .ok()
+                        .filter(|v| range.contains(v))
+                        .ok_or_else(|| {
+                            config(
+                                name,
+                                format!(
+                                    "{text:?} must be a whole number in {}..={}",
+                                    range.start(),
+                                    range.end()
+                                ),
+                            )
+                        }),
+                }
+            };
+        let map = |name: &str| -> Result<BTreeMap<String, String>> {
+            match get(name) {
+                None => Ok(BTreeMap::new()),
+                Some(text) => serde_json::from_str(&text)
+                    .map_err(|e| config(name, format!("must be a JSON object of strings: {e}"))),
+            }
+        };
+        let script_location = get(env::SCRIPT_LOCATION);
+        if let Some(uri) = &script_location {
+            checks::s3_location(env::SCRIPT_LOCATION, uri).map_err(as_config)?;
+        }
+        let template_job_name = get(env::TEMPLATE_JOB_NAME);
+        if script_location.is_none() && template_job_name.is_none() {
+            return Err(config(
+                env::SCRIPT_LOCATION,
+                format!(
+                    "is not set, and neither is {}: one must name the Glue script",
+                    env::TEMPLATE_JOB_NAME
+                ),
+            ));
+        }
+        let temp_dir = get(env::TEMP_DIR);
+        if let Some(uri) = &temp_dir {
+            checks::s3_location(env::TEMP_DIR, uri).map_err(as_config)?;
+        }
+        let execution_class = get(env::EXECUTION_CLASS)
+            .unwrap_or_else(|| "STANDARD".into())
+            .to_ascii_uppercase();
+        if !["STANDARD", "FLEX"].contains(&execution_class.as_str()) {
+            return Err(config(env::EXECUTION_CLASS, "must be STANDARD or FLEX"));
+        }
+        Ok(Self {
+            script_location,
+            template_job_name,
+            role_arn: get(env::ROLE_ARN).ok_or_else(|| {
+                config(env::ROLE_ARN, "is required (the role the Glue job runs as)")
+            })?,
+            glue_version: get(env::VERSION).unwrap_or_else(|| "5.0".into()),
+            worker_type: get(env::WORKER_TYPE).unwrap_or_else(|| "G.1X".into()),
+            number_of_workers: number(env::NUMBER_OF_WORKERS, 2, 2..=1000)?,
+            timeout_minutes: number(env::TIMEOUT_MINUTES, 120, 1..=10_080)?,
+            max_retries: number(env::MAX_RETRIES, 0, 0..=10)?,
+            max_concurrent_runs: number(env::MAX_CONCURRENT_RUNS, 1, 1..=1000)?,
+            temp_dir,
+            execution_class,
+            default_arguments: map(env::DEFAULT_ARGUMENTS)?,
+            tags: map(env::TAGS)?,
+        })
+    }
+
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+}
+
+fn as_config(err: UnloadError) -> UnloadError {
+    match err {
+        UnloadError::InvalidRequest(msg) => UnloadError::ConfigurationError(msg),
+        other => other,
+    }
+}
+
+/// The job definition ensure-job wants Glue to hold. Also the shape we read a stored job into,
+/// so the comparison is one `==` per field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobDefinition {
+    pub description: String,
+    pub role: String,
+    pub script_location: String,
+    pub glue_version: String,
+    pub worker_type: String,
+    pub number_of_workers: i32,
+    pub timeout_minutes: i32,
+    pub max_retries: i32,
+    pub max_concurrent_runs: i32,
+    pub execution_class: String,
+    pub connections: Vec<String>,
+    pub default_arguments: BTreeMap<String, String>,
+}
+
+impl JobDefinition {
+    /// The definition for one table's job. `script_location` is resolved by the caller
+    /// (the setting, or the template job's script).
+    pub fn desired(
+        settings: &JobSettings,
+        request: &NormalizedRequest,
+        script_location: &str,
+    ) -> Self {
+        let mut default_arguments = settings.default_arguments.clone();
+        default_arguments.insert("--job-language".into(), "python".into());
+        if let Some(temp_dir) = &settings.temp_dir {
+            default_arguments.insert("--TempDir".into(), temp_dir.clone());
+        }
+        Self {
+            description: format!(
+                "Unloads {} from Redshift to the S3 data lake (managed by ensure-job).",
+                request.table
+            ),
+            role: settings.role_arn.clone(),
+            script_location: script_location.to_string(),
+            glue_version: settings.glue_version.clone(),
+            worker_type: settings.worker_type.clone(),
+            number_of_workers: settings.number_of_workers,
+            timeout_minutes: settings.timeout_minutes,
+            max_retries: settings.max_retries,
+            max_concurrent_runs: settings.max_concurrent_runs,
+            execution_class: settings.execution_class.clone(),
+            connections: vec![request.glue_connection.clone()],
+            default_arguments,
+        }
+    }
+
+    /// Names of the fields in which `stored` differs from `self` (empty = nothing to update).
+    pub fn differences(&self, stored: &JobDefinition) -> Vec<&'static str> {
+        let mut diff = Vec::new();
+        let mut check = |name: &'static str, same: bool| {
+            if !same {
+                diff.push(name);
+            }
+        };
+        check("Description", self.description == stored.description);
+        check("Role", self.role == stored.role);
+        check(
+            "Command.ScriptLocation",
+            self.script_location == stored.script_location,
+        );
+        check("GlueVersion", self.glue_version == stored.glue_version);
+        check("WorkerType", self.worker_type == stored.worker_type);
+        check(
+            "NumberOfWorkers",
+            self.number_of_workers == stored.number_of_workers,
+        );
+        check("Timeout", self.timeout_minutes == stored.timeout_minutes);
+        check("MaxRetries", self.max_retries == stored.max_retries);
+        check(
+            "ExecutionProperty.MaxConcurrentRuns",
+            self.max_concurrent_runs == stored.max_concurrent_runs,
+        );
+        check(
+            "ExecutionClass",
+            self.execution_class == stored.execution_class,
+        );
+        check("Connections", self.connections == stored.connections);
+        check(
+            "DefaultArguments",
+            self.default_arguments == stored.default_arguments,
+        );
+        diff
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{FileFormat, Scope, WriteMode};
+
+    fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn settings() -> JobSettings {
+        JobSettings::from_lookup(lookup(&[
+            (
+                "GLUE_SCRIPT_LOCATION",
+                "s3://artifacts-bucket/glue/unload_table.py",
+            ),
+            ("GLUE_JOB_ROLE_ARN", "arn:aws:iam::123456789012:role/glue"),
+            ("GLUE_TEMP_DIR", "s3://artifacts-bucket/tmp"),
+            ("GLUE_DEFAULT_ARGUMENTS", r#"{"--enable-metrics":"true"}"#),
+        ]))
+        .unwrap()
+    }
+
+    pub(crate) fn request() -> NormalizedRequest {
+        NormalizedRequest {
+            table: "demo_master.orders".into(),
+            schema: "demo_master".into(),
+            table_name: "orders".into(),
+            scope: Scope::Day,
+            partition_key: Some("o_orderdate".into()),
+            partition_value: Some("1998-07-21".into()),
+            file_format: FileFormat::Parquet,
+            write_mode: WriteMode::Overwrite,
+            s3_path: "s3://lake-bucket".into(),
+            target_uri: "s3://lake-bucket/demo_master/parquet/orders/o_orderdate_key=1998-07-21/"
+                .into(),
+            glue_connection: "tpc-rs".into(),
+            redshift_role_arn: None,
+            allow_empty_source: false,
+            job_name: "demo_master.orders_ExtractToDataLake".into(),
+        }
+    }
+
+    #[test]
+    fn defaults_fill_the_settings() {
+        let s = settings();
+        assert_eq!(s.glue_version, "5.0");
+        assert_eq!(s.worker_type, "G.1X");
+        assert_eq!(s.number_of_workers, 2);
+        assert_eq!(s.timeout_minutes, 120);
+        assert_eq!(s.max_concurrent_runs, 1);
+        assert_eq!(s.execution_class, "STANDARD");
+    }
+
+    #[test]
+    fn settings_refuse_what_glue_would() {
+        let role = ("GLUE_JOB_ROLE_ARN", "arn:aws:iam::123456789012:role/glue");
+        let script = ("GLUE_SCRIPT_LOCATION", "s3://artifacts-bucket/x.py");
+        for (vars, names) in [
+            (vec![script], "GLUE_JOB_ROLE_ARN"),
+            (vec![role], "GLUE_SCRIPT_LOCATION"),
+            (
+                vec![role, script, ("GLUE_NUMBER_OF_WORKERS", "1")],
+                "GLUE_NUMBER_OF_WORKERS",
+            ),
+            (
+                vec![role, script, ("GLUE_EXECUTION_CLASS", "cheap")],
+                "GLUE_EXECUTION_CLASS",
+            ),
+            (
+                vec![role, script, ("GLUE_DEFAULT_ARGUMENTS", "[1]")],
+                "GLUE_DEFAULT_ARGUMENTS",
+            ),
+            (
+                vec![role, ("GLUE_SCRIPT_LOCATION", "/tmp/x.py")],
+                "GLUE_SCRIPT_LOCATION",
+            ),
+        ] {
+            let err = JobSettings::from_lookup(lookup(&vars)).unwrap_err();
+            assert_eq!(err.kind(), "ConfigurationError");
+            assert!(err.to_string().contains(names), "{err}");
+        }
+    }
+
+    #[test]
+    fn template_job_may_stand_in_for_the_script_location() {
+        let s = JobSettings::from_lookup(lookup(&[
+            ("GLUE_TEMPLATE_JOB_NAME", "unload-template"),
+            ("GLUE_JOB_ROLE_ARN", "arn:aws:iam::123456789012:role/glue"),
+        ]))
+        .unwrap();
+        assert_eq!(s.script_location, None);
+        assert_eq!(s.template_job_name.as_deref(), Some("unload-template"));
+    }
+
+    #[test]
+    fn desired_definition_carries_temp_dir_and_connection() {
+        let d = JobDefinition::desired(
+            &settings(),
+            &request(),
+            "s3://artifacts-bucket/glue/unload_table.py",
+        );
+        assert_eq!(d.connections, vec!["tpc-rs".to_string()]);
+        assert_eq!(
+            d.default_arguments["--TempDir"],
+            "s3://artifacts-bucket/tmp"
+        );
+        assert_eq!(d.default_arguments["--enable-metrics"], "true");
+        assert_eq!(d.default_arguments["--job-language"], "python");
+        assert!(d.differences(&d.clone()).is_empty());
+    }
+
+    #[test]
+    fn differences_name_every_drifted_field() {
+        let d = JobDefinition::desired(
+            &settings(),
+            &request(),
+            "s3://artifacts-bucket/glue/unload_table.py",
+        );
+        let mut stored = d.clone();
+        stored.number_of_workers = 10;
+        stored.connections = vec!["old".into()];
+        stored.default_arguments.remove("--TempDir");
+        assert_eq!(
+            d.differences(&stored),
+            vec!["NumberOfWorkers", "Connections", "DefaultArguments"]
+        );
+    }
+}

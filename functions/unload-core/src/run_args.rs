@@ -1,0 +1,216 @@
+//! The Glue run's arguments (docs/CONTRACT.md, "Glue run arguments") and how start-run finds a
+//! run it already started. No secret is ever an argument: credentials live in the Glue connection.
+
+use crate::aws::glue::RunInfo;
+use crate::contract::{NormalizedRequest, Scope};
+use crate::error::{Result, UnloadError};
+use std::collections::BTreeMap;
+
+/// The argument that ties a Glue run to the Step Functions execution that started it.
+pub const EXECUTION_ID_ARG: &str = "--execution_id";
+
+pub const SOURCE_KIND_ENV: &str = "SOURCE_KIND";
+
+/// Where the Glue job reads from: Redshift on AWS; PostgreSQL (same wire protocol) locally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Redshift,
+    Postgresql,
+}
+
+impl SourceKind {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        match lookup(SOURCE_KIND_ENV)
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("") | Some("redshift") => Ok(Self::Redshift),
+            Some("postgresql") => Ok(Self::Postgresql),
+            Some(other) => Err(UnloadError::ConfigurationError(format!(
+                "{SOURCE_KIND_ENV}: {other:?} must be redshift or postgresql"
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Redshift => "redshift",
+            Self::Postgresql => "postgresql",
+        }
+    }
+}
+
+/// The run arguments, keeping the original sample's names where they exist.
+pub fn run_arguments(
+    request: &NormalizedRequest,
+    execution_id: &str,
+    source: SourceKind,
+) -> BTreeMap<String, String> {
+    let mut args = BTreeMap::new();
+    let mut put = |k: &str, v: &str| {
+        args.insert(k.to_string(), v.to_string());
+    };
+    put("--prefixed_table_name", &request.table);
+    put(
+        "--snapshot_yn",
+        if request.scope == Scope::Day {
+            "y"
+        } else {
+            "n"
+        },
+    );
+    put("--file_format", request.file_format.name());
+    put("--write_mode", request.write_mode.name());
+    put("--s3path_datalake", &request.s3_path);
+    put("--glue_connection", &request.glue_connection);
+    put(EXECUTION_ID_ARG, execution_id);
+    put("--source_kind", source.name());
+    put(
+        "--allow_empty_source",
+        if request.allow_empty_source {
+            "true"
+        } else {
+            "false"
+        },
+    );
+    if let Some(key) = &request.partition_key {
+        put("--day_partition_key", key);
+    }
+    if let Some(day) = &request.partition_value {
+        put("--day_partition_value", day);
+    }
+    if let Some(role) = &request.redshift_role_arn {
+        put("--redshift_role_arn", role);
+    }
+    args
+}
+
+/// The run this execution already started, if a retried StartRun task finds one.
+pub fn run_of_execution<'a>(runs: &'a [RunInfo], execution_id: &str) -> Option<&'a RunInfo> {
+    runs.iter()
+        .find(|r| r.arguments.get(EXECUTION_ID_ARG).map(String::as_str) == Some(execution_id))
+}
+
+/// Durations of the job's recent successful runs (input to the first poll wait).
+pub fn successful_durations(runs: &[RunInfo]) -> Vec<u64> {
+    runs.iter()
+        .filter(|r| r.state == "SUCCEEDED")
+        .map(|r| r.execution_seconds)
+        .take(10)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{FileFormat, WriteMode};
+    use std::collections::HashMap;
+
+    fn request(scope: Scope) -> NormalizedRequest {
+        NormalizedRequest {
+            table: "demo_master.orders".into(),
+            schema: "demo_master".into(),
+            table_name: "orders".into(),
+            scope,
+            partition_key: Some("o_orderdate".into()),
+            partition_value: (scope == Scope::Day).then(|| "1998-07-21".into()),
+            file_format: FileFormat::Orc,
+            write_mode: WriteMode::Append,
+            s3_path: "s3://lake-bucket/x".into(),
+            target_uri: String::new(),
+            glue_connection: "tpc-rs".into(),
+            redshift_role_arn: None,
+            allow_empty_source: true,
+            job_name: "demo_master.orders_ExtractToDataLake".into(),
+        }
+    }
+
+    fn run(id: &str, state: &str, secs: u64, execution: Option<&str>) -> RunInfo {
+        RunInfo {
+            id: id.into(),
+            state: state.into(),
+            attempt: 0,
+            execution_seconds: secs,
+            started_on: None,
+            error_message: None,
+            arguments: execution
+                .map(|e| HashMap::from([(EXECUTION_ID_ARG.to_string(), e.to_string())]))
+                .unwrap_or_default(),
+        }
+    }
+
+    #[test]
+    fn day_run_arguments_keep_the_original_names() {
+        let args = run_arguments(&request(Scope::Day), "arn:exec:1", SourceKind::Redshift);
+        let expected: BTreeMap<String, String> = [
+            ("--prefixed_table_name", "demo_master.orders"),
+            ("--snapshot_yn", "y"),
+            ("--file_format", "orc"),
+            ("--write_mode", "append"),
+            ("--s3path_datalake", "s3://lake-bucket/x"),
+            ("--glue_connection", "tpc-rs"),
+            ("--execution_id", "arn:exec:1"),
+            ("--source_kind", "redshift"),
+            ("--allow_empty_source", "true"),
+            ("--day_partition_key", "o_orderdate"),
+            ("--day_partition_value", "1998-07-21"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(args, expected);
+    }
+
+    #[test]
+    fn full_run_has_no_day_and_no_secret() {
+        let args = run_arguments(&request(Scope::Full), "e", SourceKind::Postgresql);
+        assert_eq!(args["--snapshot_yn"], "n");
+        assert!(!args.contains_key("--day_partition_value"));
+        assert_eq!(args["--source_kind"], "postgresql");
+        assert!(args
+            .keys()
+            .all(|k| !k.contains("password") && !k.contains("jdbc")));
+    }
+
+    #[test]
+    fn finds_only_this_executions_run() {
+        let runs = [
+            run("jr_a", "RUNNING", 0, Some("other")),
+            run("jr_b", "RUNNING", 0, Some("mine")),
+            run("jr_c", "SUCCEEDED", 5, None),
+        ];
+        assert_eq!(
+            run_of_execution(&runs, "mine").map(|r| r.id.as_str()),
+            Some("jr_b")
+        );
+        assert!(run_of_execution(&runs, "nobody").is_none());
+    }
+
+    #[test]
+    fn durations_come_from_successes_only() {
+        let runs = [
+            run("1", "FAILED", 3, None),
+            run("2", "SUCCEEDED", 300, None),
+            run("3", "SUCCEEDED", 420, None),
+        ];
+        assert_eq!(successful_durations(&runs), vec![300, 420]);
+    }
+
+    #[test]
+    fn source_kind_is_read_and_checked() {
+        assert_eq!(
+            SourceKind::from_lookup(|_| None).unwrap(),
+            SourceKind::Redshift
+        );
+        assert_eq!(
+            SourceKind::from_lookup(|_| Some("PostgreSQL".into())).unwrap(),
+            SourceKind::Postgresql
+        );
+        assert_eq!(
+            SourceKind::from_lookup(|_| Some("mysql".into()))
+                .unwrap_err()
+                .kind(),
+            "ConfigurationError"
+        );
+    }
+}
