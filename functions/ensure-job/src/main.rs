@@ -13,7 +13,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = unload_core::aws::load_config().await;
     let clients = handler::Clients {
         glue: aws_sdk_glue::Client::new(&config),
-        s3: aws_sdk_s3::Client::new(&config),
+        s3: unload_core::aws::s3_client(&config),
     };
     // A bad environment is reported on every invocation as ConfigurationError, not as a crash.
     let settings = JobSettings::from_env();

@@ -11,7 +11,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = unload_core::aws::load_config().await;
     let clients = handler::Clients {
-        s3: aws_sdk_s3::Client::new(&config),
+        s3: unload_core::aws::s3_client(&config),
         cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
     };
     let namespace = std::env::var(NAMESPACE_ENV)

@@ -22,3 +22,13 @@ fn error_code<E: ProvideErrorMetadata>(err: &E) -> &str {
 fn describe<E: std::error::Error>(operation: &str, err: &E) -> String {
     format!("{operation} failed: {}", DisplayErrorContext(err))
 }
+
+/// An S3 client. With an endpoint override (a local S3, MinIO) requests are path-style, since
+/// `bucket.127.0.0.1` does not resolve; against AWS the SDK's default addressing is kept.
+pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let overridden = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|name| std::env::var(name).is_ok_and(|v| !v.trim().is_empty()));
+    let conf = aws_sdk_s3::config::Builder::from(config).force_path_style(overridden).build();
+    aws_sdk_s3::Client::from_conf(conf)
+}

@@ -1,0 +1,267 @@
+"""The real statemachine/unload.asl.json executed by moto, Lambda tasks played by a stub.
+
+Each scenario asserts the final status, the path taken (state names from the execution history)
+and what the report function received.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import fakes
+from fakes import REQUEST_INPUT, failing, glue_run, happy, normalized_request, sequence
+from harness import function_error, ok, service_error, throttled
+
+HEAD = ["Prepare", "Validate", "EnsureJob", "StartRun"]
+POLL = ["WaitForRun", "CheckStatus", "RunFinished?"]
+HAPPY_PATH = HEAD + POLL + ["ReportSuccess", "Succeeded"]
+
+
+def glue(final_state: str = "SUCCEEDED", polls: int = 1, **kw) -> dict:
+    start_run, check_status = glue_run(final_state, polls, **kw)
+    return {"start-run": start_run, "check-status": check_status}
+
+
+def only_report(ex) -> dict:
+    (payload,) = ex.payloads("report")
+    return payload
+
+
+def cause_of(error_type: str, message: str) -> str:
+    """The Cause Step Functions gives a Lambda function error: the error JSON, compact."""
+    return json.dumps({"errorType": error_type, "errorMessage": message}, separators=(",", ":"))
+
+
+# ------------------------------------------------------------------ happy path
+
+
+def test_happy_path_runs_every_step_once_and_reports_success(machine):
+    ex = machine.run(happy(), REQUEST_INPUT)
+
+    assert ex.status == "SUCCEEDED", (ex.error, ex.cause)
+    assert ex.path == HAPPY_PATH
+    assert ex.sequence() == ["validate", "ensure-job", "start-run", "check-status", "report"]
+    # validate sees only the execution input; everyone else the whole state.
+    assert ex.payloads("validate") == [REQUEST_INPUT]
+    (ensure,) = ex.payloads("ensure-job")
+    assert ensure["input"] == REQUEST_INPUT and ensure["request"] == normalized_request(REQUEST_INPUT)
+    assert ensure["execution"]["id"] == ex.arn and ensure["execution"]["name"] == ex.name
+    assert ensure["execution"]["started_at"].endswith("Z")
+    (check,) = ex.payloads("check-status")
+    assert check["run"]["outcome"] == "running" and check["job"]["action"] == "created"
+    report = only_report(ex)
+    assert set(report) == {"input", "execution", "request", "job", "run"}  # no error on success
+    assert report["run"]["state"] == "SUCCEEDED"
+    # The Wait took check-status's next_poll_seconds (start-run said 60); nothing was retried.
+    assert ex.sleeps.waits == [60] and ex.sleeps.retries == []
+    # The output is the whole state, with the report placed by ResultPath.
+    assert ex.output["report"]["outcome"] == "succeeded" and ex.output["report"]["rows"] == 415
+    assert set(ex.output) == {"input", "execution", "request", "job", "run", "report"}
+
+
+def test_a_state_that_is_not_final_keeps_polling_with_the_returned_waits(machine):
+    states = iter(["STARTING", "RUNNING", "STOPPING", "WAITING"])
+    waits = {0: 30, 1: 45, 2: 90, 3: 120, 4: 7}
+
+    def check_status(state, n):
+        prev = state["run"]
+        if n <= 4:
+            return ok(fakes.run_status(state=next(states), polls=n, next_poll=waits[n]))
+        return ok(fakes.run_status(state="SUCCEEDED", polls=n))
+
+    ex = machine.run(happy(**{"start-run": lambda s, n: ok(fakes.run_status(next_poll=30)),
+                                "check-status": check_status}), REQUEST_INPUT)
+    assert ex.status == "SUCCEEDED"
+    assert ex.path == HEAD + POLL * 5 + ["ReportSuccess", "Succeeded"]
+    assert ex.sleeps.waits == [30, 45, 90, 120, 7]
+    assert [p["run"]["polls"] for p in ex.payloads("check-status")] == [0, 1, 2, 3, 4]
+
+
+# ------------------------------------------------------------------ Glue run failures
+
+
+@pytest.mark.parametrize(
+    "glue_state,kind",
+    [("FAILED", "GlueRunFailed"), ("ERROR", "GlueRunError"), ("TIMEOUT", "GlueRunTimeout"),
+     ("STOPPED", "GlueRunStopped"), ("EXPIRED", "GlueRunExpired")],
+)
+def test_a_failed_glue_run_is_reported_and_fails_the_execution(machine, glue_state, kind):
+    message = f"Glue said {glue_state}: An error occurred while calling o92.pyWriteDynamicFrame"
+    ex = machine.run(happy(**glue(glue_state, polls=2, error_message=message)), REQUEST_INPUT)
+
+    assert (ex.status, ex.error, ex.cause) == ("FAILED", kind, message)
+    assert ex.path == HEAD + POLL * 2 + ["RecordGlueFailure", "ReportFailure", "Failed"]
+    report = only_report(ex)
+    assert report["error"] == {"Error": kind, "Cause": message}
+    assert report["run"]["state"] == glue_state and report["request"]["table"] == "demo_master.orders"
+    assert ex.count("ExecutionFailed") == 1
+
+
+# ------------------------------------------------------------------ retries
+
+
+def test_concurrent_runs_exceeded_twice_then_the_run_starts(machine):
+    start_run, check_status = glue_run()
+    busy = function_error("ConcurrentRunsExceeded", "demo_master.orders_ExtractToDataLake: 1 run already")
+    ex = machine.run(happy(**{"start-run": sequence(busy, busy, start_run), "check-status": check_status}),
+                       REQUEST_INPUT)
+
+    assert ex.status == "SUCCEEDED"
+    assert ex.path == HAPPY_PATH  # a retry stays inside StartRun
+    assert len(ex.calls_to("start-run")) == 3
+    assert ex.sleeps.retries == [60, 90]  # the long backoff: 60 s, then x1.5
+    assert "error" not in only_report(ex)
+
+
+RETRYABLE = [
+    # (function, kind, MaxAttempts from docs/CONTRACT.md)
+    ("ensure-job", "GlueThrottled", 6),
+    ("ensure-job", "GlueApiError", 3),
+    ("ensure-job", "StorageError", 3),
+    ("start-run", "ConcurrentRunsExceeded", 10),
+    ("start-run", "GlueThrottled", 6),
+    ("check-status", "GlueThrottled", 6),
+    ("check-status", "GlueApiError", 3),
+]
+
+
+@pytest.mark.parametrize("function,kind,retries", RETRYABLE)
+def test_retries_exhausted_end_in_the_failure_report(machine, function, kind, retries):
+    ex = machine.run(happy(**{function: failing(kind, f"{kind} from {function}")}), REQUEST_INPUT)
+
+    assert (ex.status, ex.error) == ("FAILED", kind)
+    assert ex.cause == cause_of(kind, f"{kind} from {function}")
+    assert len(ex.calls_to(function)) == 1 + retries
+    assert len(ex.sleeps.retries) == retries
+    task = {"ensure-job": "EnsureJob", "start-run": "StartRun", "check-status": "CheckStatus"}[function]
+    assert ex.path[-3:] == [task, "ReportFailure", "Failed"]
+    assert only_report(ex)["error"] == {"Error": kind, "Cause": cause_of(kind, f"{kind} from {function}")}
+    if kind == "GlueThrottled":  # full jitter: anywhere between 0 and 2 s x 2^k
+        assert all(0 <= s <= 2 * 2**k for k, s in enumerate(ex.sleeps.retries))
+    if kind == "ConcurrentRunsExceeded":
+        assert ex.sleeps.retries == pytest.approx([60 * 1.5**k for k in range(10)])
+
+
+def test_lambda_throttled_then_success(machine):
+    validate = sequence(throttled(), throttled(), lambda inp, n: ok(normalized_request(inp)))
+    ex = machine.run(happy(validate=validate), REQUEST_INPUT)
+
+    assert ex.status == "SUCCEEDED"
+    assert ex.path == HAPPY_PATH
+    assert [c.status for c in ex.calls_to("validate")] == [429, 429, 200]
+    assert len(ex.sleeps.retries) == 2
+    failed = [e["taskFailedEventDetails"]["error"] for e in ex.events if e["type"] == "TaskFailed"]
+    assert failed == ["Lambda.TooManyRequestsException"] * 2
+
+
+def test_lambda_5xx_is_retried_then_succeeds(machine):
+    _, check_status = glue_run()
+    ex = machine.run(happy(**{"check-status": sequence(service_error(), check_status)}), REQUEST_INPUT)
+
+    assert ex.status == "SUCCEEDED"
+    assert ex.path == HAPPY_PATH
+    assert [c.status for c in ex.calls_to("check-status")] == [500, 200]
+    failed = [e["taskFailedEventDetails"]["error"] for e in ex.events if e["type"] == "TaskFailed"]
+    assert failed == ["Lambda.ServiceException"]
+
+
+def test_lambda_5xx_every_time_gives_up_after_six_retries(machine):
+    ex = machine.run(happy(**{"ensure-job": lambda s, n: service_error()}), REQUEST_INPUT)
+
+    assert (ex.status, ex.error) == ("FAILED", "Lambda.ServiceException")
+    assert len(ex.calls_to("ensure-job")) == 7
+    assert ex.path == ["Prepare", "Validate", "EnsureJob", "ReportFailure", "Failed"]
+    assert only_report(ex)["error"]["Error"] == "Lambda.ServiceException"
+
+
+# ------------------------------------------------------------------ no retry
+
+
+def test_invalid_request_is_not_retried_and_goes_straight_to_the_failure_report(machine):
+    message = "PrefixedTablename: 'orders' is not <schema>.<table>"
+    ex = machine.run(happy(validate=failing("InvalidRequest", message)), {"PrefixedTablename": "orders"})
+
+    assert (ex.status, ex.error, ex.cause) == ("FAILED", "InvalidRequest", cause_of("InvalidRequest", message))
+    assert ex.path == ["Prepare", "Validate", "ReportFailure", "Failed"]
+    assert ex.sequence() == ["validate", "report"]
+    assert ex.sleeps.retries == []
+    report = only_report(ex)
+    assert set(report) == {"input", "execution", "error"}  # the input and the error; no request
+    assert report["input"] == {"PrefixedTablename": "orders"}
+    assert report["error"] == {"Error": "InvalidRequest", "Cause": cause_of("InvalidRequest", message)}
+
+
+@pytest.mark.parametrize(
+    "function,kind",
+    [("validate", "ConfigurationError"), ("ensure-job", "GlueScriptMissing"), ("ensure-job", "InvalidState"),
+     ("start-run", "GlueJobNotFound"), ("check-status", "GlueRunNotFound")],
+)
+def test_other_permanent_errors_are_not_retried(machine, function, kind):
+    ex = machine.run(happy(**{function: failing(kind)}), REQUEST_INPUT)
+
+    assert (ex.status, ex.error) == ("FAILED", kind)
+    assert len(ex.calls_to(function)) == 1 and ex.sleeps.retries == []
+    assert ex.path[-2:] == ["ReportFailure", "Failed"]
+    assert only_report(ex)["error"]["Error"] == kind
+
+
+# ------------------------------------------------------------------ the report itself failing
+
+
+def test_report_failing_after_a_glue_failure_still_fails_with_the_glue_error(machine):
+    handlers = happy(**glue("FAILED", error_message="disk full"),
+                     report=failing("MetricsPublishFailed", "PutMetricData: 503"))
+    ex = machine.run(handlers, REQUEST_INPUT)
+
+    # The execution's error is still what went wrong first, not the report's trouble.
+    assert (ex.status, ex.error, ex.cause) == ("FAILED", "GlueRunFailed", "disk full")
+    assert ex.path == HEAD + POLL + ["RecordGlueFailure", "ReportFailure", "Failed"]
+    reports = ex.payloads("report")
+    assert len(reports) == 4  # MetricsPublishFailed: 3 retries
+    assert all(r["error"] == {"Error": "GlueRunFailed", "Cause": "disk full"} for r in reports)
+    failed = [e for e in ex.events if e["type"] == "TaskFailed"]
+    assert {e["taskFailedEventDetails"]["error"] for e in failed} == {"MetricsPublishFailed"}
+
+
+def test_report_failing_on_the_success_path_becomes_a_failure_report(machine):
+    def report(state, n):
+        if "error" not in state:
+            return function_error("ManifestMissing", "no _manifest.json under the target")
+        return ok(fakes.report_of(state))
+
+    ex = machine.run(happy(report=report), REQUEST_INPUT)
+
+    assert (ex.status, ex.error) == ("FAILED", "ManifestMissing")
+    assert ex.path == HEAD + POLL + ["ReportSuccess", "ReportFailure", "Failed"]
+    first, second = ex.payloads("report")  # ManifestMissing is not retried
+    assert "error" not in first
+    assert second["error"]["Error"] == "ManifestMissing" and second["run"]["state"] == "SUCCEEDED"
+
+
+def test_report_failing_twice_keeps_both_errors(machine):
+    ex = machine.run(happy(report=failing("ManifestInvalid", "execution_id differs")), REQUEST_INPUT)
+
+    assert (ex.status, ex.error) == ("FAILED", "ManifestInvalid")
+    assert ex.path == HEAD + POLL + ["ReportSuccess", "ReportFailure", "Failed"]
+    assert len(ex.calls_to("report")) == 2
+
+
+# ------------------------------------------------------------------ a long run
+
+
+def test_a_long_run_of_300_polls(machine):
+    def waits(k):  # a growing wait, capped, as check-status's policy does
+        return min(30 + 12 * k, 900)
+
+    ex = machine.run(happy(**glue(polls=300, waits=waits)), REQUEST_INPUT)
+
+    assert ex.status == "SUCCEEDED"
+    assert ex.path == HEAD + POLL * 300 + ["ReportSuccess", "Succeeded"]
+    assert len(ex.calls_to("check-status")) == 300
+    assert ex.sleeps.waits == [waits(k) for k in range(300)]
+    report = only_report(ex)
+    assert report["run"]["polls"] == 300 and report["run"]["elapsed_seconds"] == sum(ex.sleeps.waits)
+    # Each poll costs 9 history events (Wait 2, Task 5, Choice 2): far below the 25,000 limit.
+    assert len(ex.events) == 9 * 300 + 26
