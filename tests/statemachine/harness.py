@@ -20,6 +20,7 @@ Used by tests/statemachine and by bench/orchestration_bench.py.
 from __future__ import annotations
 
 import contextlib
+import sys
 import json
 import logging
 import os
@@ -32,6 +33,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import unquote
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "local"))
+from moto_patches import fast_engine, iso_start_time  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 ASL_PATH = ROOT / "statemachine" / "unload.asl.json"
@@ -221,55 +225,6 @@ class Sleeps:
     on_wait: Callable[[int], None] | None = None  # e.g. advance a simulated clock
 
 
-def _iso_start_time() -> Any:
-    """moto 5.2.5 puts a datetime in $$.Execution.StartTime, where AWS has an ISO-8601 string
-    ("2026-11-25T22:00:00.123Z"); the datetime then breaks describe_execution's JSON output.
-    This makes the context object look like AWS's."""
-    from unittest import mock
-
-    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
-
-    original = ExecutionWorker._get_evaluation_environment
-
-    def environment(self: Any) -> Any:
-        env = original(self)
-        execution = env.states.context_object.context_object_data["Execution"]
-        start = execution.get("StartTime")
-        if hasattr(start, "strftime"):
-            execution["StartTime"] = start.strftime("%Y-%m-%dT%H:%M:%S.") + f"{start.microsecond // 1000:03d}Z"
-        return env
-
-    return mock.patch.object(ExecutionWorker, "_get_evaluation_environment", environment)
-
-
-@contextlib.contextmanager
-def fast_engine() -> Iterator[None]:
-    """Speed-ups of moto's engine that change nothing it does: JSONPath expressions are parsed
-    once (moto re-runs the ply parser generator on every path evaluation, about 15 per poll), and
-    the Lambda client is built once per region instead of once per task."""
-    import functools
-    from unittest import mock
-
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-    from moto.stepfunctions.parser.asl.utils import json_path
-
-    parse = functools.lru_cache(maxsize=1024)(json_path.parse)
-    make_client = lambda_eval_utils.boto_client_for
-    clients: dict[tuple[str, str], Any] = {}
-    lock = threading.Lock()
-
-    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        with lock:
-            if (region, service) not in clients:
-                clients[(region, service)] = make_client(region=region, service=service)
-            return clients[(region, service)]
-
-    with mock.patch.object(json_path, "parse", parse), mock.patch.object(
-        lambda_eval_utils, "boto_client_for", client_for
-    ):
-        yield
-
-
 @contextlib.contextmanager
 def no_sleep() -> Iterator[Sleeps]:
     """Wait states and Retry intervals return at once; what they would have slept is recorded."""
@@ -295,7 +250,7 @@ def no_sleep() -> Iterator[Sleeps]:
 
     with mock.patch.object(wait_function.WaitFunction, "_wait_interval", fake_wait_interval), mock.patch.object(
         retrier_decl, "time", FakeTime()
-    ), _iso_start_time():
+    ), iso_start_time():
         yield sleeps
 
 
