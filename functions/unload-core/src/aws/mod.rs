@@ -29,6 +29,8 @@ pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     let overridden = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
         .iter()
         .any(|name| std::env::var(name).is_ok_and(|v| !v.trim().is_empty()));
-    let conf = aws_sdk_s3::config::Builder::from(config).force_path_style(overridden).build();
+    let conf = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(overridden)
+        .build();
     aws_sdk_s3::Client::from_conf(conf)
 }

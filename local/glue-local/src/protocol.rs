@@ -1,0 +1,202 @@
+//! The AWS Glue JSON protocol (awsJson1_1): `POST /` with `X-Amz-Target: AWSGlue.<Operation>`
+//! and a JSON body; the answer is 200 with a JSON body, or an error as HTTP 400 with
+//! `x-amzn-ErrorType: <Code>` and the body `{"__type": "<Code>", "message": "..."}` (what the
+//! AWS SDKs parse into the modeled exceptions). Requests are not authenticated: any signature,
+//! or none, is accepted.
+
+use crate::runner::Runner;
+use crate::store::{string_map, ApiError, Store};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use serde_json::{json, Map, Value};
+use std::convert::Infallible;
+use std::sync::Arc;
+
+const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+const TARGET_PREFIX: &str = "AWSGlue.";
+const BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+pub struct Api {
+    pub store: Arc<Store>,
+    pub runner: Arc<Runner>,
+}
+
+/// One HTTP request → one HTTP response (never a transport error).
+pub async fn handle(
+    api: Arc<Api>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let operation = target
+        .strip_prefix(TARGET_PREFIX)
+        .unwrap_or(&target)
+        .to_string();
+    let result = match Limited::new(req.into_body(), BODY_LIMIT).collect().await {
+        Err(err) => Err(ApiError::invalid_input(format!(
+            "could not read the request body: {err}"
+        ))),
+        Ok(body) => parse_body(&body.to_bytes()).and_then(|body| api.call(&operation, &body)),
+    };
+    let (status, body) = match result {
+        Ok(body) => (StatusCode::OK, body),
+        Err(err) => {
+            crate::log!("{operation}: {}: {}", err.code, err.message);
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"__type": err.code, "message": err.message}),
+            )
+        }
+    };
+    let mut response = Response::builder()
+        .status(status)
+        .header("content-type", CONTENT_TYPE)
+        .header("x-amzn-requestid", request_id());
+    if let Some(code) = body
+        .get("__type")
+        .and_then(Value::as_str)
+        .filter(|_| !status.is_success())
+    {
+        response = response.header("x-amzn-errortype", code);
+    }
+    let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+    Ok(response
+        .body(Full::new(bytes))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))))
+}
+
+fn parse_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::invalid_input(
+            "the request body must be a JSON object",
+        )),
+        Err(err) => Err(ApiError::invalid_input(format!(
+            "the request body is not JSON: {err}"
+        ))),
+    }
+}
+
+fn request_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0);
+    let a = h.finish();
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        a >> 48,
+        a & 0xffff_ffff_ffff
+    )
+}
+
+/// A required non-empty string field.
+fn required_str<'a>(body: &'a Map<String, Value>, key: &str) -> Result<&'a str, ApiError> {
+    body.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::invalid_input(format!("{key} is required")))
+}
+
+fn optional_u64(body: &Map<String, Value>, key: &str) -> Result<Option<u64>, ApiError> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+            ApiError::invalid_input(format!("{key} must be a non-negative integer, not {v}"))
+        }),
+    }
+}
+
+impl Api {
+    fn call(&self, operation: &str, body: &Map<String, Value>) -> Result<Value, ApiError> {
+        match operation {
+            "CreateJob" => {
+                let name = required_str(body, "Name")?;
+                self.store.create_job(name, body.clone())?;
+                crate::log!("CreateJob {name}");
+                Ok(json!({"Name": name}))
+            }
+            "GetJob" => {
+                let name = required_str(body, "JobName")?;
+                let job = self.store.get_job(name)?;
+                crate::log!("GetJob {name}");
+                Ok(json!({"Job": job}))
+            }
+            "UpdateJob" => {
+                let name = required_str(body, "JobName")?;
+                let update = body
+                    .get("JobUpdate")
+                    .and_then(Value::as_object)
+                    .ok_or_else(|| ApiError::invalid_input("JobUpdate is required"))?;
+                self.store.update_job(name, update.clone())?;
+                crate::log!("UpdateJob {name}");
+                Ok(json!({"JobName": name}))
+            }
+            "DeleteJob" => {
+                let name = required_str(body, "JobName")?;
+                let existed = self.store.delete_job(name);
+                crate::log!("DeleteJob {name}{}", if existed { "" } else { " (did not exist)" });
+                Ok(json!({"JobName": name}))
+            }
+            "StartJobRun" => {
+                let name = required_str(body, "JobName")?;
+                let arguments = match body.get("Arguments") {
+                    None | Some(Value::Null) => Default::default(),
+                    Some(v) => string_map(v, "Arguments")?,
+                };
+                let launch = self.store.start_run(name, arguments, optional_u64(body, "Timeout")?)?;
+                let run_id = launch.run_id.clone();
+                crate::log!("StartJobRun {name} -> {run_id}");
+                self.runner.launch(launch);
+                Ok(json!({"JobRunId": run_id}))
+            }
+            "GetJobRun" => {
+                let name = required_str(body, "JobName")?;
+                let run_id = required_str(body, "RunId")?;
+                let run = self.store.get_run(name, run_id)?;
+                crate::log!("GetJobRun {name} {run_id}: {}", run["JobRunState"].as_str().unwrap_or_default());
+                Ok(json!({"JobRun": run}))
+            }
+            "GetJobRuns" => {
+                let name = required_str(body, "JobName")?;
+                let token = body.get("NextToken").and_then(Value::as_str);
+                let page = self.store.get_runs(name, optional_u64(body, "MaxResults")?, token)?;
+                crate::log!("GetJobRuns {name}: {} run(s)", page["JobRuns"].as_array().map_or(0, Vec::len));
+                Ok(page)
+            }
+            "BatchStopJobRun" => {
+                let name = required_str(body, "JobName")?;
+                let ids: Vec<String> = body
+                    .get("JobRunIds")
+                    .and_then(Value::as_array)
+                    .map(|ids| ids.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                    .filter(|ids: &Vec<String>| !ids.is_empty())
+                    .ok_or_else(|| ApiError::invalid_input("JobRunIds is required"))?;
+                let out = self.store.stop_runs(name, &ids);
+                crate::log!("BatchStopJobRun {name} {ids:?}");
+                Ok(out)
+            }
+            "" => Err(ApiError {
+                code: "UnknownOperationException",
+                message: "missing X-Amz-Target header (AWSGlue.<Operation>)".into(),
+            }),
+            other => Err(ApiError {
+                code: "UnknownOperationException",
+                message: format!(
+                    "glue-local does not implement {other} (only CreateJob, GetJob, UpdateJob, DeleteJob, \
+                     StartJobRun, GetJobRun, GetJobRuns, BatchStopJobRun)"
+                ),
+            }),
+        }
+    }
+}

@@ -1,0 +1,720 @@
+//! glue-local through aws-sdk-glue, against the built binary on a free port. Job scripts are
+//! small shell files (the server runs them with `--python /bin/sh`) placed in a temporary
+//! local-S3 folder. Every wait polls with a deadline.
+
+use aws_sdk_glue::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_glue::types::{ExecutionProperty, JobCommand, JobRun, JobRunState, JobUpdate};
+use aws_sdk_glue::Client;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+struct Server {
+    child: Child,
+    dir: PathBuf,
+    client: Client,
+}
+
+impl Server {
+    fn launch(test: &str, extra: &[&str]) -> Self {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("glue-local-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("s3/scripts")).unwrap();
+        let log = std::fs::File::create(dir.join("server.log")).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_glue-local"))
+            .args(["--bind", "127.0.0.1:0", "--python", "/bin/sh"])
+            .arg("--s3-root")
+            .arg(dir.join("s3"))
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim_end()
+            .strip_prefix("glue-local listening on ")
+            .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
+            .to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        let config = aws_sdk_glue::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .endpoint_url(url)
+            .build();
+        Self {
+            child,
+            dir,
+            client: Client::from_conf(config),
+        }
+    }
+
+    fn s3_root(&self) -> PathBuf {
+        self.dir.join("s3")
+    }
+
+    /// Writes a script into the local S3 folder; its s3:// location.
+    fn script(&self, name: &str, body: &str) -> String {
+        std::fs::write(self.s3_root().join("scripts").join(name), body).unwrap();
+        format!("s3://scripts/{name}")
+    }
+
+    async fn create_job(&self, name: &str, script: &str, timeout: i32, max_concurrent: i32) {
+        self.client
+            .create_job()
+            .name(name)
+            .role("arn:aws:iam::123456789012:role/glue")
+            .command(
+                JobCommand::builder()
+                    .name("glueetl")
+                    .script_location(script)
+                    .build(),
+            )
+            .timeout(timeout)
+            .execution_property(
+                ExecutionProperty::builder()
+                    .max_concurrent_runs(max_concurrent)
+                    .build(),
+            )
+            .default_arguments("--from_job", "job")
+            .default_arguments("--both", "job")
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn start(&self, job: &str, args: &[(&str, &str)]) -> String {
+        let args: HashMap<String, String> = args
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let out = self
+            .client
+            .start_job_run()
+            .job_name(job)
+            .set_arguments(Some(args))
+            .send()
+            .await
+            .unwrap();
+        out.job_run_id().unwrap().to_string()
+    }
+
+    async fn run(&self, job: &str, id: &str) -> JobRun {
+        let out = self
+            .client
+            .get_job_run()
+            .job_name(job)
+            .run_id(id)
+            .send()
+            .await
+            .unwrap();
+        out.job_run().unwrap().clone()
+    }
+
+    /// Polls until the run's state satisfies `done`; the run and every state seen on the way.
+    async fn wait_for(
+        &self,
+        job: &str,
+        id: &str,
+        done: impl Fn(&JobRunState) -> bool,
+    ) -> (JobRun, Vec<String>) {
+        let deadline = Instant::now() + DEADLINE;
+        let mut seen: Vec<String> = Vec::new();
+        loop {
+            let run = self.run(job, id).await;
+            let state = run.job_run_state().unwrap().clone();
+            if seen.last().map(String::as_str) != Some(state.as_str()) {
+                seen.push(state.as_str().to_string());
+            }
+            if done(&state) {
+                return (run, seen);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {id} still {state:?} (seen {seen:?}); log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM, and the exit status once the server has ended.
+    fn terminate(&mut self) -> std::process::ExitStatus {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "glue-local did not exit on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.terminate();
+        }
+        if std::thread::panicking() {
+            eprintln!("glue-local log:\n{}", self.log());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn is(want: JobRunState) -> impl Fn(&JobRunState) -> bool {
+    move |s| *s == want
+}
+
+fn terminal(s: &JobRunState) -> bool {
+    !matches!(
+        s,
+        JobRunState::Starting | JobRunState::Running | JobRunState::Stopping | JobRunState::Waiting
+    )
+}
+
+/// Waits for a file the script creates (its pid, its arguments...).
+async fn wait_for_file(path: &Path) -> String {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if text.ends_with('\n') {
+                return text;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Alive and not a zombie.
+fn process_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+const SLEEPER: &str = "echo $$ > \"$UNLOAD_LOCAL_S3_ROOT/pid.tmp\" && mv \"$UNLOAD_LOCAL_S3_ROOT/pid.tmp\" \"$UNLOAD_LOCAL_S3_ROOT/pid\"\nsleep 120\n";
+
+#[tokio::test]
+async fn jobs_are_created_read_replaced_and_deleted() {
+    let server = Server::launch("jobs", &[]);
+    let glue = &server.client;
+    server
+        .create_job("demo.orders_ExtractToDataLake", "s3://scripts/x.py", 120, 1)
+        .await;
+
+    let job = glue
+        .get_job()
+        .job_name("demo.orders_ExtractToDataLake")
+        .send()
+        .await
+        .unwrap();
+    let job = job.job().unwrap();
+    assert_eq!(job.name(), Some("demo.orders_ExtractToDataLake"));
+    assert_eq!(
+        job.command().unwrap().script_location(),
+        Some("s3://scripts/x.py")
+    );
+    assert_eq!(job.timeout(), Some(120));
+    assert_eq!(job.execution_property().unwrap().max_concurrent_runs(), 1);
+    assert_eq!(job.default_arguments().unwrap()["--both"], "job");
+    assert!(job.created_on().is_some() && job.last_modified_on().is_some());
+
+    let again = glue
+        .create_job()
+        .name("demo.orders_ExtractToDataLake")
+        .role("r")
+        .command(
+            JobCommand::builder()
+                .script_location("s3://scripts/x.py")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        again
+            .as_service_error()
+            .unwrap()
+            .is_already_exists_exception(),
+        "{again:?}"
+    );
+
+    // UpdateJob replaces the whole definition: DefaultArguments and MaxConcurrentRuns go back to
+    // what Glue assumes when they are not given.
+    glue.update_job()
+        .job_name("demo.orders_ExtractToDataLake")
+        .job_update(
+            JobUpdate::builder()
+                .role("r2")
+                .command(
+                    JobCommand::builder()
+                        .script_location("s3://scripts/y.py")
+                        .build(),
+                )
+                .timeout(7)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let job = glue
+        .get_job()
+        .job_name("demo.orders_ExtractToDataLake")
+        .send()
+        .await
+        .unwrap();
+    let job = job.job().unwrap();
+    assert_eq!(job.role(), Some("r2"));
+    assert_eq!(
+        job.command().unwrap().script_location(),
+        Some("s3://scripts/y.py")
+    );
+    assert_eq!(job.timeout(), Some(7));
+    assert!(job.default_arguments().is_none());
+    assert_eq!(job.execution_property().unwrap().max_concurrent_runs(), 1);
+
+    glue.delete_job()
+        .job_name("demo.orders_ExtractToDataLake")
+        .send()
+        .await
+        .unwrap();
+    let missing = glue
+        .get_job()
+        .job_name("demo.orders_ExtractToDataLake")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        missing
+            .as_service_error()
+            .unwrap()
+            .is_entity_not_found_exception(),
+        "{missing:?}"
+    );
+    let update_missing = glue
+        .update_job()
+        .job_name("nope")
+        .job_update(
+            JobUpdate::builder()
+                .role("r")
+                .command(JobCommand::builder().build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert!(update_missing
+        .as_service_error()
+        .unwrap()
+        .is_entity_not_found_exception());
+    // Deleting what is not there succeeds, as in Glue.
+    glue.delete_job().job_name("nope").send().await.unwrap();
+    let start_missing = glue
+        .start_job_run()
+        .job_name("nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(start_missing
+        .as_service_error()
+        .unwrap()
+        .is_entity_not_found_exception());
+    let runs_missing = glue
+        .get_job_runs()
+        .job_name("nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(runs_missing
+        .as_service_error()
+        .unwrap()
+        .is_entity_not_found_exception());
+}
+
+#[tokio::test]
+async fn a_run_gets_its_arguments_and_succeeds() {
+    let server = Server::launch("succeeds", &[]);
+    let script = server.script(
+        "ok.sh",
+        "printf '%s\\n' \"$@\" > \"$UNLOAD_LOCAL_S3_ROOT/args.txt\"\n\
+         while [ ! -e \"$UNLOAD_LOCAL_S3_ROOT/go\" ]; do sleep 0.02; done\n\
+         echo done\n",
+    );
+    server.create_job("ok", &script, 10, 1).await;
+    let t0 = Instant::now();
+    let id = server
+        .start("ok", &[("--both", "run"), ("--execution_id", "arn:exec:1")])
+        .await;
+    assert!(id.starts_with("jr_") && id.len() == 67, "{id}");
+
+    let (running, _) = server.wait_for("ok", &id, is(JobRunState::Running)).await;
+    assert_eq!(running.execution_time(), 0);
+    assert!(running.completed_on().is_none());
+    std::fs::write(server.s3_root().join("go"), "").unwrap();
+    let (run, seen) = server.wait_for("ok", &id, terminal).await;
+    let wall = t0.elapsed().as_secs_f64().ceil() as i32;
+
+    assert_eq!(
+        run.job_run_state(),
+        Some(&JobRunState::Succeeded),
+        "{run:?}"
+    );
+    assert!(
+        seen.iter()
+            .all(|s| ["STARTING", "RUNNING", "SUCCEEDED"].contains(&s.as_str())),
+        "{seen:?}"
+    );
+    assert!(
+        run.execution_time() >= 1 && run.execution_time() <= wall + 1,
+        "{run:?}"
+    );
+    assert!(run.started_on().is_some() && run.completed_on().is_some());
+    assert!(run.completed_on().unwrap().secs() >= run.started_on().unwrap().secs());
+    assert_eq!(run.attempt(), 0);
+    assert_eq!(run.error_message(), None);
+    // The run shows its own arguments; the script got the job's defaults overlaid with them.
+    let run_args = run.arguments().unwrap();
+    assert_eq!(run_args.len(), 2);
+    assert_eq!(run_args["--both"], "run");
+    let argv = std::fs::read_to_string(server.s3_root().join("args.txt")).unwrap();
+    let argv: Vec<&str> = argv.lines().collect();
+    assert_eq!(
+        &argv[..4],
+        ["--JOB_NAME", "ok", "--JOB_RUN_ID", id.as_str()]
+    );
+    let pairs: HashMap<&str, &str> = argv[4..].chunks(2).map(|p| (p[0], p[1])).collect();
+    assert_eq!(
+        pairs,
+        HashMap::from([
+            ("--both", "run"),
+            ("--from_job", "job"),
+            ("--execution_id", "arn:exec:1")
+        ])
+    );
+    let stdout = server.dir.join("state/runs").join(&id).join("stdout.log");
+    assert_eq!(std::fs::read_to_string(stdout).unwrap(), "done\n");
+}
+
+#[tokio::test]
+async fn a_failing_run_reports_its_unload_error() {
+    let server = Server::launch("fails", &[]);
+    let boom = server.script(
+        "boom.sh",
+        "echo 'INFO spark noise' >&2\necho 'UnloadError: boom' >&2\necho 'INFO shutdown hook' >&2\nexit 1\n",
+    );
+    let noisy = server.script(
+        "noisy.sh",
+        "i=0; while [ $i -lt 400 ]; do echo \"trace line $i\" >&2; i=$((i+1)); done\nexit 3\n",
+    );
+    server.create_job("boom", &boom, 10, 1).await;
+    server.create_job("noisy", &noisy, 10, 1).await;
+
+    let id = server.start("boom", &[]).await;
+    let (run, _) = server.wait_for("boom", &id, terminal).await;
+    assert_eq!(run.job_run_state(), Some(&JobRunState::Failed));
+    assert_eq!(run.error_message(), Some("UnloadError: boom"));
+    assert!(run.execution_time() >= 1);
+
+    let id = server.start("noisy", &[]).await;
+    let (run, _) = server.wait_for("noisy", &id, terminal).await;
+    assert_eq!(run.job_run_state(), Some(&JobRunState::Failed));
+    let message = run.error_message().unwrap();
+    assert!(message.chars().count() <= 1000, "{} chars", message.len());
+    assert!(message.ends_with("trace line 399"), "{message}");
+}
+
+#[tokio::test]
+async fn a_missing_script_fails_the_run_clearly() {
+    let server = Server::launch("noscript", &[]);
+    server
+        .create_job("lost", "s3://scripts/not-uploaded.py", 10, 1)
+        .await;
+    let id = server.start("lost", &[]).await;
+    let (run, _) = server.wait_for("lost", &id, terminal).await;
+    assert_eq!(run.job_run_state(), Some(&JobRunState::Failed));
+    let message = run.error_message().unwrap();
+    assert!(
+        message.contains("s3://scripts/not-uploaded.py") && message.contains("does not exist"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_run_past_its_timeout_is_killed() {
+    let server = Server::launch("timeout", &["--timeout-unit-seconds", "1"]);
+    let script = server.script("sleep.sh", SLEEPER);
+    server.create_job("slow", &script, 1, 1).await;
+    let id = server.start("slow", &[]).await;
+    let pid: i32 = wait_for_file(&server.s3_root().join("pid"))
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+    let (run, _) = server.wait_for("slow", &id, terminal).await;
+    assert_eq!(run.job_run_state(), Some(&JobRunState::Timeout), "{run:?}");
+    assert!(run.error_message().unwrap().contains("timed out"));
+    assert!(run.execution_time() >= 1);
+    assert!(
+        !process_alive(pid),
+        "the script's shell {pid} survived its timeout"
+    );
+}
+
+#[tokio::test]
+async fn batch_stop_ends_a_run_and_frees_its_slot() {
+    let server = Server::launch("stop", &[]);
+    let script = server.script("sleep.sh", SLEEPER);
+    server.create_job("busy", &script, 10, 1).await;
+    let id = server.start("busy", &[]).await;
+    server.wait_for("busy", &id, is(JobRunState::Running)).await;
+
+    // MaxConcurrentRuns 1: a second run is refused while the first is active.
+    let second = server
+        .client
+        .start_job_run()
+        .job_name("busy")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        second
+            .as_service_error()
+            .unwrap()
+            .is_concurrent_runs_exceeded_exception(),
+        "{second:?}"
+    );
+
+    let pid: i32 = wait_for_file(&server.s3_root().join("pid"))
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+    let out = server
+        .client
+        .batch_stop_job_run()
+        .job_name("busy")
+        .job_run_ids(&id)
+        .job_run_ids("jr_unknown")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.successful_submissions().len(), 1);
+    assert_eq!(
+        out.successful_submissions()[0].job_run_id(),
+        Some(id.as_str())
+    );
+    assert_eq!(out.errors().len(), 1);
+    assert_eq!(out.errors()[0].job_run_id(), Some("jr_unknown"));
+
+    let (run, _) = server.wait_for("busy", &id, terminal).await;
+    assert_eq!(run.job_run_state(), Some(&JobRunState::Stopped), "{run:?}");
+    assert!(
+        !process_alive(pid),
+        "the stopped script {pid} is still running"
+    );
+    // Stopping a finished run is an error entry, not a failure of the call.
+    let again = server
+        .client
+        .batch_stop_job_run()
+        .job_name("busy")
+        .job_run_ids(&id)
+        .send()
+        .await
+        .unwrap();
+    assert!(again.successful_submissions().is_empty() && again.errors().len() == 1);
+    // The slot is free again.
+    std::fs::remove_file(server.s3_root().join("pid")).unwrap();
+    let next = server.start("busy", &[]).await;
+    server
+        .wait_for("busy", &next, is(JobRunState::Running))
+        .await;
+    let pid: i32 = wait_for_file(&server.s3_root().join("pid"))
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+
+    // Deleting the job stops its active run too: no process outlives its job.
+    server
+        .client
+        .delete_job()
+        .job_name("busy")
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + DEADLINE;
+    while process_alive(pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the deleted job's run {pid} is still running"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_run_ends_when_its_whole_process_group_has() {
+    let server = Server::launch("group", &[]);
+    // The script exits at once, leaving a child behind that finishes its work later (as
+    // Spark's JVM outlives python for a moment).
+    let script = server.script(
+        "linger.sh",
+        "(sleep 0.5; echo late > \"$UNLOAD_LOCAL_S3_ROOT/late\") &\nexit 0\n",
+    );
+    server.create_job("linger", &script, 10, 1).await;
+    let id = server.start("linger", &[]).await;
+    let (run, _) = server.wait_for("linger", &id, terminal).await;
+    assert_eq!(run.job_run_state(), Some(&JobRunState::Succeeded));
+    assert_eq!(
+        std::fs::read_to_string(server.s3_root().join("late")).unwrap(),
+        "late\n"
+    );
+}
+
+#[tokio::test]
+async fn get_job_runs_pages_newest_first_with_arguments() {
+    let server = Server::launch("runs", &[]);
+    let script = server.script("quick.sh", "exit 0\n");
+    server.create_job("many", &script, 10, 5).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let id = server
+            .start("many", &[("--execution_id", &format!("arn:exec:{n}"))])
+            .await;
+        server.wait_for("many", &id, terminal).await;
+        ids.push(id);
+    }
+    let page = server
+        .client
+        .get_job_runs()
+        .job_name("many")
+        .max_results(2)
+        .send()
+        .await
+        .unwrap();
+    let got: Vec<&str> = page.job_runs().iter().map(|r| r.id().unwrap()).collect();
+    assert_eq!(got, [ids[2].as_str(), ids[1].as_str()]);
+    let mine = page
+        .job_runs()
+        .iter()
+        .find(|r| r.arguments().unwrap()["--execution_id"] == "arn:exec:1")
+        .unwrap();
+    assert_eq!(mine.id(), Some(ids[1].as_str()));
+    assert!(page
+        .job_runs()
+        .iter()
+        .all(|r| r.job_run_state() == Some(&JobRunState::Succeeded)));
+
+    let rest = server
+        .client
+        .get_job_runs()
+        .job_name("many")
+        .max_results(2)
+        .next_token(page.next_token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.job_runs().len(), 1);
+    assert_eq!(rest.job_runs()[0].id(), Some(ids[0].as_str()));
+    assert_eq!(rest.next_token(), None);
+
+    let all = server
+        .client
+        .get_job_runs()
+        .job_name("many")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.job_runs().len(), 3);
+    let too_many = server
+        .client
+        .get_job_runs()
+        .job_name("many")
+        .max_results(500)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        too_many
+            .as_service_error()
+            .unwrap()
+            .is_invalid_input_exception(),
+        "{too_many:?}"
+    );
+    let missing = server
+        .client
+        .get_job_run()
+        .job_name("many")
+        .run_id("jr_nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(missing
+        .as_service_error()
+        .unwrap()
+        .is_entity_not_found_exception());
+}
+
+#[tokio::test]
+async fn sigterm_ends_the_server_and_every_run() {
+    let mut server = Server::launch("shutdown", &[]);
+    // The shell starts a grandchild (as python starts Spark's JVM) and waits for it.
+    let script = server.script(
+        "family.sh",
+        "sleep 120 &\necho $! > \"$UNLOAD_LOCAL_S3_ROOT/pid.tmp\" && mv \"$UNLOAD_LOCAL_S3_ROOT/pid.tmp\" \"$UNLOAD_LOCAL_S3_ROOT/pid\"\nwait\n",
+    );
+    server.create_job("family", &script, 10, 1).await;
+    let id = server.start("family", &[]).await;
+    server
+        .wait_for("family", &id, is(JobRunState::Running))
+        .await;
+    let grandchild: i32 = wait_for_file(&server.s3_root().join("pid"))
+        .await
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(process_alive(grandchild));
+
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    let deadline = Instant::now() + DEADLINE;
+    while process_alive(grandchild) {
+        assert!(
+            Instant::now() < deadline,
+            "the run's grandchild {grandchild} outlived the server"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,148 @@
+//! s3-local: an S3 endpoint over a folder, for the local stack (`make demo`, tests/e2e).
+//!
+//!     s3-local --root DIR [--bind 127.0.0.1:0] [--access-key test] [--secret-key test]
+//!
+//! Built on the s3s crate (the S3 protocol, SigV4 auth) and s3s-fs (objects as plain files).
+//! Path-style requests only: `http://127.0.0.1:<port>/<bucket>/<key>`, where a bucket is a
+//! first-level folder of --root and a key its path below it. So what Spark (or anything else)
+//! writes into `<root>/<bucket>/<key>` is what GetObject/ListObjectsV2 return, and what is PUT
+//! lands there as a plain file. (s3s-fs keeps object metadata and in-progress uploads in hidden
+//! `.bucket-…` / `.tmp.…` files directly in --root, never inside a bucket folder.)
+//!
+//! Auth: requests must be SigV4-signed with the one key pair given, by default the dummy
+//! credentials AWS_ACCESS_KEY_ID=test / AWS_SECRET_ACCESS_KEY=test (any region); anonymous or
+//! wrongly signed requests get AccessDenied / SignatureDoesNotMatch.
+//!
+//! When ready it prints exactly one line to stdout, `s3-local listening on http://127.0.0.1:<port>`,
+//! and logs one line per request to stderr. It stops on SIGTERM or SIGINT.
+
+use clap::Parser;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+use s3s_fs::FileSystem;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "A local S3 endpoint serving a folder (path-style, SigV4 with one key pair)"
+)]
+struct Cli {
+    /// Address to listen on; port 0 picks a free port (printed in the ready line).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    bind: SocketAddr,
+    /// The folder to serve: each first-level folder is a bucket (created if missing).
+    #[arg(long)]
+    root: PathBuf,
+    /// The only access key accepted.
+    #[arg(long, default_value = "test")]
+    access_key: String,
+    /// Its secret key.
+    #[arg(long, default_value = "test")]
+    secret_key: String,
+}
+
+fn log(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "s3-local: {line}");
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            log(format_args!("cannot start the runtime: {err}"));
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            log(format_args!("{err}"));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(cli: Cli) -> Result<(), String> {
+    std::fs::create_dir_all(&cli.root)
+        .map_err(|e| format!("--root {}: {e}", cli.root.display()))?;
+    let fs =
+        FileSystem::new(&cli.root).map_err(|e| format!("--root {}: {e:?}", cli.root.display()))?;
+    let service = {
+        let mut builder = S3ServiceBuilder::new(fs);
+        builder.set_auth(SimpleAuth::from_single(
+            cli.access_key.clone(),
+            cli.secret_key.clone(),
+        ));
+        builder.build()
+    };
+    let listener = TcpListener::bind(cli.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", cli.bind))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+
+    log(format_args!(
+        "serving {} (access key {})",
+        cli.root.display(),
+        cli.access_key
+    ));
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "s3-local listening on http://{addr}").map_err(|e| e.to_string())?;
+        out.flush().map_err(|e| e.to_string())?;
+    }
+
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(err) => {
+                        log(format_args!("accept failed: {err}"));
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let service = service.clone();
+                tokio::spawn(async move {
+                    // The S3 service, with one log line per request.
+                    let logged = service_fn(move |req: Request<Incoming>| {
+                        let service = service.clone();
+                        let what = format!("{} {}", req.method(), req.uri());
+                        async move {
+                            let response = service.call(req.map(s3s::Body::from)).await;
+                            match &response {
+                                Ok(r) => log(format_args!("{what} -> {}", r.status().as_u16())),
+                                Err(err) => log(format_args!("{what} -> error {err:?}")),
+                            }
+                            response
+                        }
+                    });
+                    if let Err(err) = http1::Builder::new().serve_connection(TokioIo::new(stream), logged).await {
+                        log(format_args!("connection error: {err}"));
+                    }
+                });
+            }
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+    log(format_args!("stopped"));
+    Ok(())
+}
