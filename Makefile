@@ -4,13 +4,13 @@ PY    := .venv/bin/python
 CARGO ?= cargo
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: demo test deps test-rust test-glue test-statemachine check-static build release bench bench-glue bench-orchestration clean
+.PHONY: demo test deps test-rust test-glue test-statemachine test-e2e check-static build release bench bench-glue bench-orchestration clean
 
 deps:
 	@tools/install-deps.sh
 
 ## make test: formatting, lints, every suite
-test: deps test-rust check-static test-statemachine test-glue
+test: deps test-rust check-static test-statemachine test-glue test-e2e
 
 test-rust:
 	$(CARGO) fmt --all --check
@@ -26,9 +26,13 @@ test-statemachine: deps
 test-glue: deps
 	$(PY) -m pytest -q tests/glue
 
-## make demo: the main job locally on embedded defaults
+# The whole workflow on the local stack (local/stack.py): real binaries, real ASL, real Spark.
+test-e2e: deps
+	$(PY) -m pytest -q tests/e2e
+
+## make demo: the main job locally on embedded defaults; DEMO_ARGS="--day 1992-03-01 --format orc --keep" etc.
 demo: deps
-	tools/demo.sh
+	$(PY) local/stack.py demo $(DEMO_ARGS)
 
 build:
 	$(CARGO) build --workspace --locked

@@ -1,0 +1,738 @@
+"""Unload one day-partition (or the whole table) from Amazon Redshift into the S3 data lake.
+
+The AWS Glue 5.0 job (Spark 3.5, Python 3.11) behind the unload workflow. Run arguments are listed
+in docs/CONTRACT.md ("Glue run arguments"), plus an optional `--max_rows_per_file N` (default: about
+128 MiB of estimated row width per file). Glue's own arguments (--JOB_NAME, --JOB_ID, ...) are
+ignored; --JOB_RUN_ID stands in for a missing --execution_id. Layout: full table
+`<s3path>/<schema>/<format>/<table>/`, one day
+`<s3path>/<schema>/<format>/<table>/<key>_key=<YYYY-MM-DD>/`; `_manifest.json` goes in that folder.
+
+Sources: `--source_kind redshift` reads through the Glue connection with Glue's Redshift connector
+(UNLOAD through --TempDir); it needs the Glue runtime. `--source_kind postgresql` reads over plain
+Spark JDBC with credentials from the environment (never from arguments):
+    UNLOAD_LOCAL_CONNECTIONS_FILE  JSON {"<glue_connection>": {"url", "user", "password"}}, or
+    UNLOAD_LOCAL_JDBC_URL, UNLOAD_LOCAL_JDBC_USER, UNLOAD_LOCAL_JDBC_PASSWORD
+    UNLOAD_JDBC_JAR                JDBC driver jar for a local Spark session
+                                   (default /usr/share/java/postgresql.jar)
+    UNLOAD_LOCAL_S3_ROOT           when set, s3://bucket/key is read and written at <root>/bucket/key
+                                   (manifest and logs keep the s3:// URIs)
+
+Safety: with a partition key, overwrite replaces only the day folders present in the data (dynamic
+partition overwrite), so a whole-table run keeps days the warehouse has purged; an empty source
+never wipes existing files unless --allow_empty_source true. The run counts the source with a
+pushdown count(*), counts what landed by reading the written files back, and fails on a mismatch.
+
+Exit: 0 on success; otherwise non-zero with the last stderr line `UnloadError: <what went wrong>`
+(on Glue the UnloadError is raised, so it becomes the run's ErrorMessage).
+
+Everything above the "Spark" line is pure Python (argument parsing, validation, query and path
+building) and imports without pyspark or awsglue.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib.util
+import json
+import math
+import os
+import re
+import sys
+import traceback
+from dataclasses import dataclass
+
+FORMATS = ("parquet", "orc", "json", "csv", "avro")
+WRITE_MODES = ("overwrite", "append")
+SOURCE_KINDS = ("redshift", "postgresql")
+MANIFEST_NAME = "_manifest.json"
+MANIFEST_VERSION = 1
+TARGET_FILE_BYTES = 128 * 1024 * 1024  # uncompressed estimate; compressed files land well below
+DEFAULT_JDBC_JAR = "/usr/share/java/postgresql.jar"
+LOCAL_MASTER = "local[2]"
+
+# The arguments this job reads. Anything else on the command line belongs to Glue and is skipped.
+KNOWN_ARGS = frozenset({
+    "prefixed_table_name", "snapshot_yn", "file_format", "write_mode", "s3path_datalake",
+    "day_partition_key", "day_partition_value", "redshift_role_arn", "glue_connection",
+    "execution_id", "source_kind", "allow_empty_source", "TempDir", "max_rows_per_file",
+    "JOB_RUN_ID",
+})
+
+
+class UnloadError(Exception):
+    """A failed run. The message is one line: it becomes the run's ErrorMessage."""
+
+    def __init__(self, message: str):
+        super().__init__(redact(" ".join(str(message).split())))
+
+
+# --- secrets stay out of logs and errors ----------------------------------------------------
+
+_SECRETS: set[str] = set()
+_SECRET_PARAM = re.compile(r"(?i)\b(password|pwd|secret|token)=[^&;\s]*")
+
+
+def redact(text: str) -> str:
+    """Masks `password=...`-style URL parameters and every secret this run has loaded."""
+    text = _SECRET_PARAM.sub(lambda m: f"{m.group(1)}=***", text)
+    for secret in _SECRETS:
+        text = text.replace(secret, "***")
+    return text
+
+
+def log(message: str) -> None:
+    print(f"unload_table: {redact(message)}", flush=True)
+
+
+# --- arguments -------------------------------------------------------------------------------
+
+def parse_args(argv: list[str]) -> dict[str, str]:
+    """`--name value` and `--name=value` pairs for KNOWN_ARGS; other tokens are Glue's business."""
+    args: dict[str, str] = {}
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        i += 1
+        if not token.startswith("--"):
+            continue
+        name, has_equals, value = token[2:].partition("=")
+        if not has_equals:
+            if i < len(argv) and not argv[i].startswith("--"):
+                value = argv[i]
+                i += 1
+            else:
+                value = None
+        if name not in KNOWN_ARGS:
+            continue
+        if value is None:
+            raise UnloadError(f"--{name} needs a value")
+        if name in args:
+            raise UnloadError(f"--{name} is given twice")
+        args[name] = value
+    return args
+
+
+def _shown(value: object) -> str:
+    """A hostile value, quoted and cut short, for an error message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_KEY_SEGMENT = re.compile(r"[A-Za-z0-9._=-]+")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
+
+
+def validate_identifier(value: str, what: str) -> str:
+    """A Redshift identifier that needs no quoting: ASCII letter or _ first, then letters, digits,
+    _ or $, at most 127 bytes. Returned lower-cased (Redshift folds unquoted names)."""
+    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value):
+        raise UnloadError(f"{what} {_shown(value)} is not a valid identifier (ASCII letter or _ first, "
+                          "then letters, digits, _ or $)")
+    if len(value.encode()) > 127:
+        raise UnloadError(f"{what} {_shown(value)} is longer than 127 bytes")
+    return value.lower()
+
+
+def validate_table(value: str) -> tuple[str, str]:
+    parts = value.split(".") if isinstance(value, str) else []
+    if len(parts) != 2:
+        raise UnloadError(f"--prefixed_table_name {_shown(value)} must be <schema>.<table>")
+    return (validate_identifier(parts[0], "schema name"), validate_identifier(parts[1], "table name"))
+
+
+def validate_date(value: str, what: str = "--day_partition_value") -> dt.date:
+    """A real calendar date written YYYY-MM-DD (2023-02-29 is refused)."""
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise UnloadError(f"{what} {_shown(value)} must be a date written YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise UnloadError(f"{what} {_shown(value)} is not a real calendar date") from None
+
+
+def validate_s3_uri(value: str, what: str) -> str:
+    """s3://bucket[/prefix] with a valid bucket name and plain prefix segments; no trailing slash."""
+    if not isinstance(value, str) or not value.startswith("s3://"):
+        raise UnloadError(f"{what} {_shown(value)} must be an s3://bucket/prefix URI")
+    bucket, _, prefix = value[len("s3://"):].partition("/")
+    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+        raise UnloadError(f"{what} {_shown(value)} has an invalid bucket name")
+    segments = prefix.rstrip("/").split("/") if prefix.rstrip("/") else []
+    for segment in segments:
+        if not _KEY_SEGMENT.fullmatch(segment) or segment in (".", ".."):
+            raise UnloadError(f"{what} {_shown(value)}: prefix segment {_shown(segment)} is empty or "
+                              "has characters other than letters, digits, . _ = -")
+    return "/".join([f"s3://{bucket}", *segments])
+
+
+def _choice(args: dict, name: str, choices: tuple[str, ...], default: str | None = None) -> str:
+    value = args.get(name) or default
+    if value is None:
+        raise UnloadError(f"--{name} is required ({'|'.join(choices)})")
+    if value.lower() not in choices:
+        raise UnloadError(f"--{name} {_shown(value)} must be one of {'|'.join(choices)}")
+    return value.lower()
+
+
+def _text(args: dict, name: str, required: bool, max_len: int = 255) -> str | None:
+    value = args.get(name) or None
+    if value is None:
+        if required:
+            raise UnloadError(f"--{name} is required")
+        return None
+    if len(value) > max_len or not value.isprintable() or not value.strip():
+        raise UnloadError(f"--{name} {_shown(value)} must be 1-{max_len} printable characters")
+    return value
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated run: what to read, where to write it, how."""
+    schema: str
+    table: str
+    scope: str                      # "day" | "full"
+    partition_key: str | None       # set for day runs; optional for full runs
+    partition_value: str | None     # YYYY-MM-DD, day runs only
+    file_format: str
+    write_mode: str
+    s3_path: str                    # s3://bucket/prefix, no trailing slash
+    glue_connection: str
+    source_kind: str
+    execution_id: str
+    allow_empty_source: bool = False
+    redshift_role_arn: str | None = None
+    temp_dir: str | None = None
+    max_rows_per_file: int | None = None
+
+    @property
+    def table_name(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+    @property
+    def partition_column(self) -> str | None:
+        """The Hive folder column, `<key>_key`, kept apart from the data column `<key>`."""
+        return f"{self.partition_key}_key" if self.partition_key else None
+
+    @property
+    def table_uri(self) -> str:
+        return table_uri(self.s3_path, self.schema, self.file_format, self.table)
+
+    @property
+    def target_uri(self) -> str:
+        return target_uri(self.s3_path, self.schema, self.file_format, self.table,
+                          self.partition_key if self.scope == "day" else None, self.partition_value)
+
+
+def build_plan(args: dict[str, str]) -> Plan:
+    """Validates every argument (again: defence in depth behind the validate Lambda)."""
+    if not args.get("prefixed_table_name"):
+        raise UnloadError("--prefixed_table_name is required (<schema>.<table>)")
+    schema, table = validate_table(args["prefixed_table_name"])
+    scope = "day" if _choice(args, "snapshot_yn", ("y", "n")) == "y" else "full"
+    key = args.get("day_partition_key") or None
+    value = args.get("day_partition_value") or None
+    if key is not None:
+        key = validate_identifier(key, "--day_partition_key")
+    if scope == "day":
+        if key is None or value is None:
+            raise UnloadError("a day run (--snapshot_yn y) needs --day_partition_key and --day_partition_value")
+        value = validate_date(value).isoformat()
+    elif value is not None:
+        raise UnloadError("--day_partition_value is only for a day run (--snapshot_yn y)")
+    source_kind = _choice(args, "source_kind", SOURCE_KINDS, default="redshift")
+    role = args.get("redshift_role_arn") or None
+    if role is not None and not _ROLE_ARN.fullmatch(role):
+        raise UnloadError(f"--redshift_role_arn {_shown(role)} is not an IAM role ARN")
+    temp_dir = args.get("TempDir") or None
+    if temp_dir is not None:
+        temp_dir = validate_s3_uri(temp_dir, "--TempDir") + "/"
+    elif source_kind == "redshift":
+        raise UnloadError("--TempDir is required for --source_kind redshift (the connector UNLOADs through it)")
+    if not args.get("s3path_datalake"):
+        raise UnloadError("--s3path_datalake is required (s3://bucket/prefix)")
+    return Plan(
+        schema=schema, table=table, scope=scope, partition_key=key, partition_value=value,
+        file_format=_choice(args, "file_format", FORMATS),
+        write_mode=_choice(args, "write_mode", WRITE_MODES),
+        s3_path=validate_s3_uri(args["s3path_datalake"], "--s3path_datalake"),
+        glue_connection=_text(args, "glue_connection", required=True),
+        source_kind=source_kind,
+        execution_id=(_text(args, "execution_id", required=False, max_len=2048)
+                      or _text(args, "JOB_RUN_ID", required=False) or "manual"),
+        allow_empty_source=_choice(args, "allow_empty_source", ("true", "false"), default="false") == "true",
+        redshift_role_arn=role, temp_dir=temp_dir,
+        max_rows_per_file=_positive_int(args.get("max_rows_per_file"), "--max_rows_per_file"),
+    )
+
+
+def _positive_int(value: str | None, what: str) -> int | None:
+    if not value:
+        return None
+    if not re.fullmatch(r"[0-9]{1,10}", value) or not 0 < int(value) < 2**31:
+        raise UnloadError(f"{what} {_shown(value)} must be a positive integer")
+    return int(value)
+
+
+# --- SQL and paths ---------------------------------------------------------------------------
+
+def quote_identifier(name: str) -> str:
+    # Validated identifiers hold no quote character; validating here too keeps this safe alone.
+    return '"' + validate_identifier(name, "identifier") + '"'
+
+
+def day_predicate(key: str, value: str) -> str:
+    """A half-open range on one day: exact for date columns, also right for timestamp columns,
+    and still a plain range the warehouse can prune with sort keys / zone maps."""
+    day = validate_date(value)
+    column = quote_identifier(key)
+    predicate = f"{column} >= DATE '{day.isoformat()}'"
+    if day < dt.date.max:
+        predicate += f" AND {column} < DATE '{(day + dt.timedelta(days=1)).isoformat()}'"
+    return predicate
+
+
+def _from_clause(plan: Plan) -> str:
+    sql = f"FROM {quote_identifier(plan.schema)}.{quote_identifier(plan.table)}"
+    if plan.scope == "day":
+        sql += f" WHERE {day_predicate(plan.partition_key, plan.partition_value)}"
+    return sql
+
+
+def select_query(plan: Plan) -> str:
+    """The pushdown query. No ORDER BY: the files are not read in order, sorting is wasted work."""
+    return f"SELECT * {_from_clause(plan)}"
+
+
+def count_query(plan: Plan) -> str:
+    """count(*) over exactly the same predicate, for reconciliation."""
+    return f"SELECT count(*) AS source_rows {_from_clause(plan)}"
+
+
+def table_uri(s3_path: str, schema: str, file_format: str, table: str) -> str:
+    return f"{s3_path.rstrip('/')}/{schema}/{file_format}/{table}/"
+
+
+def target_uri(s3_path: str, schema: str, file_format: str, table: str,
+               partition_key: str | None = None, partition_value: str | None = None) -> str:
+    base = table_uri(s3_path, schema, file_format, table)
+    return f"{base}{partition_key}_key={partition_value}/" if partition_key else base
+
+
+def io_location(uri: str, env=os.environ) -> str:
+    """Where Spark and Hadoop do the I/O for an s3:// URI: the URI itself, or the same bucket/key
+    under UNLOAD_LOCAL_S3_ROOT (the folder a local S3 server serves)."""
+    root = env.get("UNLOAD_LOCAL_S3_ROOT")
+    if not root:
+        return uri
+    if not uri.startswith("s3://"):
+        raise UnloadError(f"{_shown(uri)} is not an s3:// URI")
+    return "file://" + os.path.abspath(root) + "/" + uri[len("s3://"):]
+
+
+# --- formats ---------------------------------------------------------------------------------
+
+def writer_options(file_format: str) -> dict[str, str]:
+    """Per-format options: columnar formats snappy (fast, splittable), text formats gzip."""
+    options = {
+        "parquet": {"compression": "snappy"},
+        "orc": {"compression": "snappy"},
+        "avro": {"compression": "snappy"},
+        # Nulls kept as explicit fields so every line has the same keys.
+        "json": {"compression": "gzip", "ignoreNullFields": "false"},
+        # RFC 4180 quoting (a quote is doubled, not backslash-escaped) so any CSV reader agrees.
+        "csv": {"compression": "gzip", "header": "true", "quote": '"', "escape": '"'},
+    }
+    if file_format not in options:
+        raise UnloadError(f"unknown file format {_shown(file_format)}")
+    return options[file_format]
+
+
+def reader_options(file_format: str) -> dict[str, str]:
+    """Options to read our own files back for the row count."""
+    if file_format == "csv":
+        return {"header": "true", "quote": '"', "escape": '"', "multiLine": "true"}
+    return {}
+
+
+# Bytes per value by Spark type name, as Spark's own size estimate counts them.
+_TYPE_BYTES = {"boolean": 1, "tinyint": 1, "smallint": 2, "int": 4, "date": 4, "float": 4,
+               "bigint": 8, "double": 8, "timestamp": 8, "timestamp_ntz": 8}
+
+
+def estimated_row_bytes(type_names: list[str]) -> int:
+    total = 0
+    for name in type_names:
+        if name.startswith("decimal("):
+            precision = int(name[len("decimal("):].split(",")[0])
+            total += 8 if precision <= 18 else 16
+        else:
+            total += _TYPE_BYTES.get(name, 20)  # strings and the rest: Spark's default of 20
+    return max(total, 1)
+
+
+def rows_per_file(plan: Plan, type_names: list[str]) -> int:
+    """Rows per output file: the explicit cap, else ~TARGET_FILE_BYTES of estimated row width."""
+    return plan.max_rows_per_file or max(1, TARGET_FILE_BYTES // estimated_row_bytes(type_names))
+
+
+def file_count(rows: int, per_file: int) -> int:
+    return max(1, math.ceil(rows / per_file))
+
+
+# --- the local connection and the Glue connection --------------------------------------------
+
+def local_connection(name: str, env=os.environ) -> dict[str, str]:
+    """JDBC url/user/password for --source_kind postgresql, from the environment only."""
+    path = env.get("UNLOAD_LOCAL_CONNECTIONS_FILE")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                connections = json.load(handle)
+        except (OSError, ValueError) as err:
+            raise UnloadError(f"cannot read UNLOAD_LOCAL_CONNECTIONS_FILE {path}: {type(err).__name__}") from None
+        entry = connections.get(name) if isinstance(connections, dict) else None
+        if not isinstance(entry, dict) or not entry.get("url"):
+            raise UnloadError(f"connection {_shown(name)} is not in UNLOAD_LOCAL_CONNECTIONS_FILE {path} "
+                              '(expected {"<name>": {"url": ..., "user": ..., "password": ...}})')
+        conn = {"url": str(entry["url"]), "user": str(entry.get("user") or ""),
+                "password": str(entry.get("password") or "")}
+    elif env.get("UNLOAD_LOCAL_JDBC_URL"):
+        conn = {"url": env["UNLOAD_LOCAL_JDBC_URL"], "user": env.get("UNLOAD_LOCAL_JDBC_USER", ""),
+                "password": env.get("UNLOAD_LOCAL_JDBC_PASSWORD", "")}
+    else:
+        raise UnloadError("no local connection: set UNLOAD_LOCAL_JDBC_URL (and _USER, _PASSWORD) "
+                          "or UNLOAD_LOCAL_CONNECTIONS_FILE")
+    if conn["password"]:
+        _SECRETS.add(conn["password"])
+    if not conn["url"].startswith("jdbc:"):
+        raise UnloadError(f"the JDBC url of connection {_shown(name)} must start with jdbc:")
+    return conn
+
+
+def jdbc_read_options(conn: dict[str, str], query: str) -> dict[str, str]:
+    options = {"url": conn["url"], "user": conn["user"], "password": conn["password"],
+               "query": query, "fetchsize": "10000"}  # a cursor, not the whole result in memory
+    if conn["url"].startswith("jdbc:postgresql:"):
+        options["driver"] = "org.postgresql.Driver"
+    return options
+
+
+def redshift_read_options(plan: Plan, query: str) -> dict[str, str]:
+    """Glue 5.0 Redshift connector: credentials come from the Glue connection, the query runs as
+    an UNLOAD into the temp dir, and the cluster's IAM role (when given) writes there."""
+    options = {
+        "sampleQuery": query,
+        "redshiftTmpDir": plan.temp_dir,
+        "useConnectionProperties": "true",
+        "connectionName": plan.glue_connection,
+    }
+    if plan.redshift_role_arn:
+        options["aws_iam_role"] = plan.redshift_role_arn
+    return options
+
+
+# --- the manifest ----------------------------------------------------------------------------
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_manifest(plan: Plan, source_rows: int, rows: int, files: dict[str, int],
+                   columns: list[tuple[str, str]], started_at: str, finished_at: str) -> dict:
+    """docs/CONTRACT.md "The run manifest": what this run wrote, paths relative to target_uri."""
+    return {
+        "version": MANIFEST_VERSION,
+        "table": plan.table_name,
+        "scope": plan.scope,
+        "partition_key": plan.partition_key,
+        "partition_value": plan.partition_value,
+        "format": plan.file_format,
+        "write_mode": plan.write_mode,
+        "target_uri": plan.target_uri,
+        "execution_id": plan.execution_id,
+        "source_rows": source_rows,
+        "rows": rows,
+        "files": [{"path": path, "bytes": files[path]} for path in sorted(files)],
+        "bytes": sum(files.values()),
+        "columns": [{"name": name, "type": kind} for name, kind in columns],
+        "started_at": started_at,
+        "finished_at": finished_at,
+    }
+
+
+def is_hidden(name: str) -> bool:
+    """Spark's rule for files that are not data: `.x`, and `_x` unless it is a `_k=v` folder."""
+    return name.startswith(".") or (name.startswith("_") and "=" not in name)
+
+
+# === Spark ===================================================================================
+
+@contextlib.contextmanager
+def stage(what: str):
+    """Turns any failure inside into one UnloadError line that says what was being done."""
+    try:
+        yield
+    except UnloadError:
+        raise
+    except Exception as err:
+        raise UnloadError(f"{what} failed: {short_error(err)}") from err
+
+
+def short_error(err: BaseException) -> str:
+    java = getattr(err, "java_exception", None)  # py4j: the Java exception says what happened
+    text = str(java.toString()) if java is not None else str(err)
+    lines = [line for line in text.splitlines() if line.strip()]
+    return (lines[0] if lines else type(err).__name__)[:600]
+
+
+def local_spark_session():
+    """The Spark session outside Glue: local[2], the JDBC driver jar, no UI."""
+    from pyspark.sql import SparkSession
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # a local run listens on loopback only
+    return (SparkSession.builder.master(LOCAL_MASTER).appName("unload_table")
+            .config("spark.jars", os.environ.get("UNLOAD_JDBC_JAR", DEFAULT_JDBC_JAR))
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")  # stderr ends with the error line
+            .config("spark.sql.session.timeZone", "UTC")
+            # No .crc side files next to the data (a local S3 server would list them as objects).
+            .config("spark.hadoop.fs.file.impl", "org.apache.hadoop.fs.RawLocalFileSystem")
+            # List local folders on the driver: a "parallel" listing job of one task per day
+            # folder costs seconds on two cores (Glue keeps the default, right for S3).
+            .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
+            .getOrCreate())
+
+
+class Store:
+    """The lake through Hadoop's FileSystem API: s3:// on Glue, local folders elsewhere."""
+
+    def __init__(self, spark):
+        self._spark = spark
+        self._jvm = spark._jvm
+        self._conf = spark._jsc.hadoopConfiguration()
+
+    def _fs_path(self, location: str):
+        path = self._jvm.org.apache.hadoop.fs.Path(location)
+        return path.getFileSystem(self._conf), path
+
+    def data_files(self, folder: str) -> dict[str, int]:
+        """{path relative to folder: bytes} of every data file below it (hidden ones skipped)."""
+        fs, path = self._fs_path(folder)
+        if not fs.exists(path):
+            return {}
+        base = fs.makeQualified(path).toString().rstrip("/") + "/"
+        # Spark's file listing in one job: walking a FileSystem iterator over py4j costs a round
+        # trip per call, ~20 s for the 2,406 day folders of a whole-table run.
+        listing = (self._spark.read.format("binaryFile").option("recursiveFileLookup", "true")
+                   .load(folder).select("path", "length").collect())
+        files = {row.path[len(base):]: row.length for row in listing if row.path.startswith(base)}
+        return {name: size for name, size in files.items()
+                if not any(is_hidden(part) for part in name.split("/"))}
+
+    def delete(self, location: str) -> None:
+        fs, path = self._fs_path(location)
+        if fs.exists(path):
+            fs.delete(path, True)
+
+    def write_text(self, location: str, text: str) -> None:
+        fs, path = self._fs_path(location)
+        out = fs.create(path, True)
+        try:
+            out.write(bytearray(text.encode("utf-8")))
+        finally:
+            out.close()
+
+
+def check_format_available(spark, file_format: str) -> None:
+    """Avro is an external Spark module: Glue ships it, a pip-installed PySpark does not."""
+    if file_format != "avro":
+        return
+    try:
+        conf = spark._jsparkSession.sessionState().conf()
+        spark._jvm.org.apache.spark.sql.execution.datasources.DataSource.lookupDataSource("avro", conf)
+    except Exception:
+        raise UnloadError(f"file format avro needs the spark-avro package (org.apache.spark:spark-avro_2.12:"
+                          f"{spark.version}), which this Spark runtime does not have: add it to the "
+                          "session's jars or choose another --file_format") from None
+
+
+def make_reader(spark, plan: Plan, glue_context=None):
+    """query -> DataFrame, through the Glue connection (Redshift) or plain Spark JDBC."""
+    if plan.source_kind == "redshift":
+        def read(query):
+            frame = glue_context.create_dynamic_frame.from_options(
+                connection_type="redshift", connection_options=redshift_read_options(plan, query))
+            return frame.toDF()
+    else:
+        conn = local_connection(plan.glue_connection)
+
+        def read(query):
+            return spark.read.format("jdbc").options(**jdbc_read_options(conn, query)).load()
+    return read
+
+
+def count_source_rows(read, plan: Plan) -> int:
+    return int(read(count_query(plan)).first()[0])
+
+
+def count_landed_rows(spark, plan: Plan, folder: str, files: list[str]) -> int:
+    """Reads back exactly the files this run wrote and counts their rows."""
+    if not files:
+        return 0
+    paths = [folder + relative for relative in files]
+    return (spark.read.format(plan.file_format).options(**reader_options(plan.file_format))
+            .load(paths).count())
+
+
+def check_partition_key(df, plan: Plan) -> None:
+    from pyspark.sql.types import DateType, TimestampNTZType, TimestampType
+    fields = {field.name.lower(): field for field in df.schema.fields}
+    if plan.partition_column in fields:
+        raise UnloadError(f"{plan.table_name} has a column {plan.partition_column}, the name of the "
+                          "partition folder column")
+    if plan.scope == "full":
+        field = fields.get(plan.partition_key)
+        if field is None:
+            raise UnloadError(f"--day_partition_key {plan.partition_key} is not a column of {plan.table_name}")
+        if not isinstance(field.dataType, (DateType, TimestampType, TimestampNTZType)):
+            raise UnloadError(f"--day_partition_key {plan.partition_key} must be a date or timestamp "
+                              f"column, not {field.dataType.simpleString()}")
+
+
+def write_data(df, plan: Plan, source_rows: int, per_file: int) -> None:
+    """Writes into the table folder. With a partition key, days go to `<key>_key=<day>/` folders
+    and overwrite is dynamic: only the days present in this data are replaced."""
+    from pyspark.sql import functions as F
+    if plan.partition_key:
+        check_partition_key(df, plan)
+        column = plan.partition_column
+        if plan.scope == "day":
+            # The folder is the validated request value, never something derived from the data.
+            df = df.withColumn(column, F.lit(plan.partition_value))
+            df = df.coalesce(file_count(source_rows, per_file))
+        else:
+            key = [f.name for f in df.schema.fields if f.name.lower() == plan.partition_key][0]
+            df = df.withColumn(column, F.date_format(F.col(key), "yyyy-MM-dd"))
+            df = df.repartition(column)  # each day in one task: one file per day, not one per task
+        writer = df.write.partitionBy(column).option("partitionOverwriteMode", "dynamic")
+    else:
+        # coalesce, not repartition: no shuffle; maxRecordsPerFile splits whatever is still big.
+        writer = df.coalesce(file_count(source_rows, per_file)).write
+    (writer.format(plan.file_format).options(**writer_options(plan.file_format))
+     .option("maxRecordsPerFile", per_file).mode(plan.write_mode)
+     .save(io_location(plan.table_uri)))
+
+
+def refuse_to_wipe(plan: Plan, existing: dict[str, int]) -> None:
+    """Empty source + overwrite of existing data: the warehouse may have purged rows that were
+    archived here, so only an explicit --allow_empty_source true lets the data go."""
+    if plan.write_mode == "overwrite" and existing and not plan.allow_empty_source:
+        raise UnloadError(f"the source returned 0 rows for {describe(plan)} but {plan.target_uri} "
+                          f"holds {len(existing)} data files; refusing to wipe them "
+                          "(pass --allow_empty_source true to allow it)")
+
+
+def describe(plan: Plan) -> str:
+    if plan.scope == "day":
+        return f"{plan.table_name} {plan.partition_key}={plan.partition_value}"
+    return f"{plan.table_name} (whole table)"
+
+
+def unload(spark, plan: Plan, read, started_at: str) -> dict:
+    """Count, guard, write, reconcile, write the manifest. Returns the manifest."""
+    store = Store(spark)
+    target = io_location(plan.target_uri)
+    manifest_location = target + MANIFEST_NAME
+    log(f"{describe(plan)} -> {plan.target_uri} ({plan.file_format}, {plan.write_mode})")
+    check_format_available(spark, plan.file_format)
+    with stage(f"counting the source rows of {describe(plan)}"):
+        source_rows = count_source_rows(read, plan)
+    log(f"source: {source_rows} rows")
+    with stage(f"listing {plan.target_uri}"):
+        before = store.data_files(target)
+    with stage(f"reading {describe(plan)}"):
+        df = read(select_query(plan))
+        columns = [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
+    if source_rows == 0:
+        refuse_to_wipe(plan, before)
+        if plan.write_mode == "overwrite" and before:
+            log(f"empty source allowed: removing {len(before)} files from {plan.target_uri}")
+            with stage(f"emptying {plan.target_uri}"):
+                store.delete(target)
+        written, rows = {}, 0
+    else:
+        per_file = rows_per_file(plan, [kind for _, kind in columns])
+        with stage(f"unloading {describe(plan)} to {plan.target_uri}"):
+            store.delete(manifest_location)  # a run that fails below must not leave the last manifest
+            write_data(df, plan, source_rows, per_file)
+        with stage(f"reading back {plan.target_uri}"):
+            after = store.data_files(target)
+            written = {path: size for path, size in after.items() if path not in before}
+            rows = count_landed_rows(spark, plan, target, sorted(written))
+        log(f"landed: {rows} rows in {len(written)} files, {sum(written.values())} bytes")
+        if rows != source_rows:
+            raise UnloadError(f"row count mismatch for {describe(plan)}: the source has {source_rows} rows "
+                              f"but {rows} landed in {plan.target_uri}; no manifest written")
+    manifest = build_manifest(plan, source_rows, rows, written, columns, started_at, utc_now())
+    with stage("writing the manifest"):
+        store.write_text(manifest_location, json.dumps(manifest, indent=2) + "\n")
+    log(f"manifest: {plan.target_uri}{MANIFEST_NAME} ({rows} rows reconciled)")
+    return manifest
+
+
+def glue_runtime() -> bool:
+    return importlib.util.find_spec("awsglue") is not None
+
+
+def open_session(plan: Plan):
+    """(spark, glue_context or None, whether this run owns and must stop the session)."""
+    if plan.source_kind == "redshift":
+        if not glue_runtime():
+            raise UnloadError("--source_kind redshift runs only on AWS Glue (no awsglue library here); "
+                              "use --source_kind postgresql locally")
+        from awsglue.context import GlueContext
+        from pyspark.context import SparkContext
+        glue_context = GlueContext(SparkContext.getOrCreate())
+        return glue_context.spark_session, glue_context, False
+    return local_spark_session(), None, True
+
+
+def main(argv: list[str], spark=None) -> dict:
+    """Runs one unload; `spark` lets tests share a session. Raises UnloadError on failure."""
+    started_at = utc_now()
+    plan = build_plan(parse_args(argv))
+    glue_context, owned = None, False
+    with stage("starting Spark"):
+        if spark is None:
+            spark, glue_context, owned = open_session(plan)
+        elif plan.source_kind == "redshift":
+            from awsglue.context import GlueContext
+            glue_context = GlueContext(spark.sparkContext)
+        # Day folders and date text must not depend on where the job runs; no _SUCCESS markers
+        # (the manifest is the completion marker, and the table root stays untouched).
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+        spark._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+    try:
+        return unload(spark, plan, make_reader(spark, plan, glue_context), started_at)
+    finally:
+        if owned:
+            spark.stop()
+
+
+def _fail(err: UnloadError) -> None:
+    if glue_runtime():
+        raise err  # Glue reports the uncaught exception as the run's ErrorMessage
+    print(f"UnloadError: {err}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv[1:])
+    except UnloadError as error:
+        _fail(error)
+    except Exception as error:  # a bug: keep the traceback for the log, end with the contract line
+        traceback.print_exc()
+        _fail(UnloadError(f"unexpected {type(error).__name__}: {short_error(error)}"))

@@ -1,0 +1,502 @@
+#!/usr/bin/env python3
+"""The whole workflow on one machine, no AWS, no Docker. This module owns the local stack's
+lifecycle: every process binds to 127.0.0.1 on a free port, lives under one state folder, and is
+stopped (with its children) at the end, on an error, or on Ctrl-C.
+
+    PostgreSQL (local/pgcluster.py)       the warehouse stand-in, seeded with demo_master.orders
+    s3-local   (local/s3-local)           S3 over <state>/s3: what Spark writes is what S3 serves
+    moto (local/moto_server.py)           Step Functions (executes the real ASL) and CloudWatch
+    glue-local (local/glue-local)         the Glue job API; runs unload_table.py on local PySpark
+    cargo lambda watch                    the five real Lambda binaries behind the Invoke API
+
+moto's Step Functions engine sends its Lambda calls to http://localhost:$MOTO_PORT, so moto
+itself listens on another port and MOTO_PORT names the Lambda gateway's (local/lambda_gateway.py:
+cargo lambda watch behind the Invoke API's exact answers).
+
+Used by `make demo` (python local/stack.py demo) and by tests/e2e.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lambda_gateway  # noqa: E402
+import pgcluster  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+TARGET = ROOT / "target" / "debug"
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+CONNECTION = "local-warehouse"
+LAKE_BUCKET = "datalake"
+ARTIFACTS_BUCKET = "artifacts"
+SCRIPT_KEY = "glue-scripts/unload_table.py"
+STATE_MACHINE = "redshift-unload"
+NAMESPACE = "RedshiftUnload"
+FUNCTIONS = {
+    "ValidateFunctionArn": "validate",
+    "EnsureJobFunctionArn": "ensure-job",
+    "StartRunFunctionArn": "start-run",
+    "CheckStatusFunctionArn": "check-status",
+    "ReportFunctionArn": "report",
+}
+BINARIES = ["validate", "ensure-job", "start-run", "check-status", "report", "glue-local", "s3-local"]
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+class StackError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@dataclass
+class Process:
+    """A child process in its own process group, with its output in a log file."""
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, grace: float = 10.0) -> None:
+        if not self.alive():
+            return
+        try:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            self.popen.wait(timeout=grace)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.popen.wait(timeout=5)
+
+
+@dataclass
+class Stack:
+    state_dir: Path
+    rows: int = 1_000_000
+    days: int = pgcluster.DEFAULT_DAYS
+    hot_rows: int = pgcluster.DEFAULT_HOT_ROWS
+    say: callable = print
+    processes: list = field(default_factory=list)
+    ports: dict = field(default_factory=dict)
+    cluster: pgcluster.Cluster | None = None
+    gateway: object = None
+    state_machine_arn: str = ""
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> "Stack":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.state_dir = Path(self.state_dir).resolve()
+        for sub in ("logs", "s3", "glue"):
+            (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
+        self._build()
+        t = time.monotonic()
+        self.cluster = pgcluster.start(self.state_dir / "pg", rows=self.rows, hot_rows=self.hot_rows, days=self.days)
+        self.say(f"  warehouse   PostgreSQL on 127.0.0.1:{self.cluster.port}, demo_master.orders "
+                 f"({self.rows:,} rows) [{time.monotonic() - t:.1f} s]")
+        connections = self.cluster.write_connections_file(self.state_dir / "connections.json", CONNECTION)
+
+        self.ports["s3"] = self._spawn_ready("s3-local", [str(TARGET / "s3-local"), "--bind", "127.0.0.1:0",
+                                                          "--root", str(self.state_dir / "s3")], self._aws_env())
+        self.say(f"  s3          s3-local on 127.0.0.1:{self.ports['s3']} over {self.state_dir / 's3'}")
+
+        self.ports["lambda"] = free_port()
+        self.gateway = lambda_gateway.start(self.ports["lambda"])
+        self.ports["gateway"] = self.gateway.server_address[1]
+        self.ports["moto"] = free_port()
+        moto_env = dict(self._aws_env(), MOTO_PORT=str(self.ports["gateway"]))
+        self._spawn("moto", [str(VENV_BIN / "python"), str(ROOT / "local" / "moto_server.py"),
+                            "-H", "127.0.0.1", "-p", str(self.ports["moto"])], moto_env)
+        self._wait_for(lambda: port_open(self.ports["moto"]), "moto", 60)
+        self._post(f"{self.moto_url}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
+        self.say(f"  aws         moto (Step Functions, CloudWatch) on 127.0.0.1:{self.ports['moto']}")
+
+        glue_env = dict(self._aws_env(), UNLOAD_LOCAL_CONNECTIONS_FILE=str(connections), PYTHONUNBUFFERED="1")
+        self.ports["glue"] = self._spawn_ready("glue-local", [
+            str(TARGET / "glue-local"), "--bind", "127.0.0.1:0", "--s3-root", str(self.state_dir / "s3"),
+            "--state-dir", str(self.state_dir / "glue"), "--python", str(VENV_BIN / "python")], glue_env)
+        self.say(f"  glue        glue-local on 127.0.0.1:{self.ports['glue']} (runs the job on local PySpark)")
+
+        env_file = self.state_dir / "lambda.env"
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in self.lambda_env().items()))
+        self._spawn("lambdas", [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "--quiet",
+                                "-A", "127.0.0.1", "-P", str(self.ports["lambda"]), "--env-file", str(env_file)],
+                    dict(os.environ, PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}"), cwd=ROOT)
+        self._wait_for(lambda: port_open(self.ports["lambda"]), "cargo lambda watch", 120)
+        self.say(f"  lambdas     cargo lambda watch on 127.0.0.1:{self.ports['lambda']} "
+                 f"({', '.join(FUNCTIONS.values())})")
+        self.deploy()
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+        self.processes.clear()
+        if self.gateway is not None:
+            self.gateway.shutdown()
+            self.gateway.server_close()
+            self.gateway = None
+        if self.cluster is not None:
+            pgcluster.stop(self.state_dir / "pg")
+            self.cluster = None
+
+    def _build(self) -> None:
+        """The binaries the stack runs (a no-op when they are fresh)."""
+        cmd = ["cargo", "build", "--locked", "--quiet"] + [a for b in BINARIES for a in ("-p", b)]
+        if subprocess.run(cmd, cwd=ROOT).returncode != 0:
+            raise StackError("cargo build of the stack's binaries failed")
+
+    def _spawn(self, name: str, cmd: list[str], env: dict, cwd: Path | None = None) -> Process:
+        log = self.state_dir / "logs" / f"{name}.log"
+        out = open(log, "w")
+        popen = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                 start_new_session=True, stdin=subprocess.DEVNULL)
+        out.close()
+        process = Process(name, popen, log)
+        self.processes.append(process)
+        return process
+
+    def _spawn_ready(self, name: str, cmd: list[str], env: dict) -> int:
+        """Starts a server that prints `<name> listening on http://127.0.0.1:<port>`; its port."""
+        process = self._spawn(name, cmd, env)
+        marker = f"{name} listening on http://127.0.0.1:"
+        found = {}
+
+        def ready() -> bool:
+            for line in process.log.read_text(errors="replace").splitlines():
+                if line.startswith(marker):
+                    found["port"] = int(line[len(marker):].strip().rstrip("/"))
+                    return True
+            if not process.alive():
+                raise StackError(f"{name} exited at start:\n{process.tail()}")
+            return False
+
+        self._wait_for(ready, name, 60)
+        return found["port"]
+
+    def _wait_for(self, check, what: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            for p in self.processes:
+                if not p.alive():
+                    raise StackError(f"{p.name} exited while waiting for {what}:\n{p.tail()}")
+            time.sleep(0.2)
+        raise StackError(f"{what} was not ready within {timeout:.0f} s")
+
+    @staticmethod
+    def _post(url: str, body: dict) -> None:
+        req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            resp.read()
+
+    # ---- configuration -------------------------------------------------------------------------
+
+    @property
+    def moto_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['moto']}"
+
+    @staticmethod
+    def _aws_env() -> dict:
+        """Dummy credentials: every endpoint here is local."""
+        return dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test",
+                    AWS_REGION=REGION, AWS_DEFAULT_REGION=REGION)
+
+    def lambda_env(self) -> dict:
+        """The functions' environment: the template's variables, pointed at the local stack."""
+        return {
+            "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": REGION,
+            "AWS_ENDPOINT_URL_GLUE": f"http://127.0.0.1:{self.ports['glue']}",
+            "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{self.ports['s3']}",
+            "AWS_ENDPOINT_URL_CLOUDWATCH": self.moto_url,
+            "RUST_LOG": "info",
+            "UNLOAD_DEFAULT_S3_PATH": f"s3://{LAKE_BUCKET}/lake",
+            "UNLOAD_DEFAULT_GLUE_CONNECTION": CONNECTION,
+            "UNLOAD_DEFAULT_DAY_PARTITION_KEY": "o_orderdate",
+            "GLUE_SCRIPT_LOCATION": f"s3://{ARTIFACTS_BUCKET}/{SCRIPT_KEY}",
+            "GLUE_JOB_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/local-glue-job",
+            "GLUE_TEMP_DIR": f"s3://{ARTIFACTS_BUCKET}/tmp",
+            "GLUE_JOB_TIMEOUT_MINUTES": "30",
+            "SOURCE_KIND": "postgresql",
+            # Local runs take seconds, not hours: poll often.
+            "POLL_MIN_SECONDS": "2", "POLL_MAX_SECONDS": "10", "POLL_GROWTH_PERCENT": "20",
+            "METRICS_NAMESPACE": NAMESPACE,
+        }
+
+    def client(self, service: str):
+        import boto3
+        endpoint = {"s3": f"http://127.0.0.1:{self.ports['s3']}", "glue": f"http://127.0.0.1:{self.ports['glue']}"}
+        from botocore.config import Config
+        return boto3.client(service, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test",
+                            endpoint_url=endpoint.get(service, self.moto_url),
+                            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
+
+    # ---- "deployment" ------------------------------------------------------------------------
+
+    def deploy(self) -> None:
+        """What `sam deploy` does, locally: buckets, the script upload, the state machine."""
+        s3 = self.client("s3")
+        for bucket in (LAKE_BUCKET, ARTIFACTS_BUCKET):
+            if not (self.state_dir / "s3" / bucket).is_dir():
+                s3.create_bucket(Bucket=bucket)
+        s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=SCRIPT_KEY, Body=(ROOT / "glue-scripts" / "unload_table.py").read_bytes())
+        sfn = self.client("stepfunctions")
+        definition = local_definition((ROOT / "statemachine" / "unload.asl.json").read_text())
+        self.state_machine_arn = sfn.create_state_machine(
+            name=STATE_MACHINE, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/local-sfn")["stateMachineArn"]
+        self.say(f"  deployed    script s3://{ARTIFACTS_BUCKET}/{SCRIPT_KEY}, state machine {STATE_MACHINE}")
+
+    # ---- running executions ------------------------------------------------------------------
+
+    def start_execution(self, request: dict, name: str | None = None) -> str:
+        """Starts an execution; the default name says what it unloads, as a schedule's would."""
+        if name is None:
+            what = f"{request.get('PrefixedTablename', 'request')}-{request.get('DayPartitionValue') or 'full'}"
+            name = "".join(c if c.isalnum() or c in "-_" else "-" for c in what)[:60] + "-" + uuid.uuid4().hex[:8]
+        return self.client("stepfunctions").start_execution(
+            stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(request))["executionArn"]
+
+    def wait(self, arn: str, timeout: float = 600, on_event=None) -> dict:
+        """Polls the execution until it ends; `on_event(event)` sees each new history event."""
+        sfn = self.client("stepfunctions")
+        seen = 0
+        deadline = time.monotonic() + timeout
+        while True:
+            description = sfn.describe_execution(executionArn=arn)
+            events = self.history(arn)
+            for event in events[seen:]:
+                if on_event:
+                    on_event(event)
+            seen = len(events)
+            if description["status"] in TERMINAL:
+                return description
+            if time.monotonic() > deadline:
+                raise StackError(f"execution {arn} still {description['status']} after {timeout:.0f} s")
+            for p in self.processes:
+                if not p.alive():
+                    raise StackError(f"{p.name} died during the execution:\n{p.tail()}")
+            time.sleep(0.5)
+
+    def history(self, arn: str) -> list[dict]:
+        sfn = self.client("stepfunctions")
+        events, token = [], None
+        while True:
+            kwargs = {"executionArn": arn, "maxResults": 1000}
+            if token:
+                kwargs["nextToken"] = token
+            page = sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            token = page.get("nextToken")
+            if not token:
+                return events
+
+    def lake_path(self, uri: str) -> Path:
+        """The folder behind an s3:// URI of the local S3."""
+        return self.state_dir / "s3" / uri.removeprefix("s3://")
+
+    def warehouse_rows(self, table: str, key: str | None = None, day: str | None = None) -> int:
+        import psycopg
+        schema, name = table.split(".")
+        query = f'select count(*) from "{schema}"."{name}"'
+        params: tuple = ()
+        if key and day:
+            query += f' where "{key}" = %s::date'
+            params = (day,)
+        with psycopg.connect(self.cluster.dsn) as conn:
+            return conn.execute(query, params).fetchone()[0]
+
+    def metric_sums(self, table: str | None) -> dict[str, float]:
+        """Sum of every metric in our namespace (for one table, or the all-tables series)."""
+        cw = self.client("cloudwatch")
+        dims = [{"Name": "TableName", "Value": table}] if table else []
+        sums = {}
+        for metric in cw.list_metrics(Namespace=NAMESPACE)["Metrics"]:
+            if metric.get("Dimensions", []) != dims or metric["MetricName"] in sums:
+                continue
+            stats = cw.get_metric_statistics(
+                Namespace=NAMESPACE, MetricName=metric["MetricName"], Dimensions=dims,
+                StartTime=time.time() - 86_400, EndTime=time.time() + 3600, Period=86_400, Statistics=["Sum"])
+            sums[metric["MetricName"]] = sum(p["Sum"] for p in stats["Datapoints"])
+        return sums
+
+
+def local_definition(asl: str) -> str:
+    """The real ASL with local substitutions: bare function names (cargo lambda watch serves
+    /functions/<binary name>/invocations) and a one-hour execution timeout."""
+    values = dict(FUNCTIONS, ExecutionTimeoutSeconds="3600")
+    for key, value in values.items():
+        asl = asl.replace("${" + key + "}", value)
+    if "${" in asl:
+        start = asl.index("${")
+        raise StackError(f"the ASL has a substitution the local stack does not fill: {asl[start:asl.index('}', start) + 1]}")
+    return asl
+
+
+# ---- the demo ------------------------------------------------------------------------------------
+
+def describe_event(event: dict) -> str | None:
+    """A progress line for the events a person watching the console would look at."""
+    kind = event["type"]
+    if kind.endswith("StateEntered"):
+        return event["stateEnteredEventDetails"]["name"]
+    if kind == "TaskStateExited" or kind.endswith("StateExited"):
+        details = event["stateExitedEventDetails"]
+        if details["name"] in ("StartRun", "CheckStatus"):
+            run = json.loads(details.get("output") or "{}").get("run") or {}
+            return (f"  └ Glue run {run.get('id', '?')[:12]}… {run.get('state')} "
+                    f"(poll {run.get('polls')}, next look in {run.get('next_poll_seconds')} s)")
+    if kind == "ExecutionFailed":
+        d = event.get("executionFailedEventDetails", {})
+        return f"FAILED: {d.get('error')}: {d.get('cause')}"
+    return None
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    request = {"PrefixedTablename": args.table, "SnapshotYN": "n" if args.full else "y",
+               "FileFormat": args.format, "WriteMode": "overwrite",
+               "s3FilePath": f"s3://{LAKE_BUCKET}/lake", "GlueRSConnection": CONNECTION,
+               "DayPartitionKey": args.key}
+    if not args.full:
+        request["DayPartitionValue"] = args.day
+    wall = time.monotonic()
+    print(f"== Starting the local stack in {args.state_dir}")
+    with Stack(Path(args.state_dir), rows=args.rows) as stack:
+        print(f"   ready in {time.monotonic() - wall:.1f} s\n")
+        print("== Request (the original sample's keys):")
+        print("   " + json.dumps(request))
+        arn = stack.start_execution(request)
+        print(f"\n== Execution {arn.rsplit(':', 1)[-1]}")
+        began = time.monotonic()
+
+        def show(event: dict) -> None:
+            line = describe_event(event)
+            if line:
+                print(f"   {time.monotonic() - began:6.1f} s  {line}", flush=True)
+
+        result = stack.wait(arn, on_event=show)
+        output = json.loads(result.get("output") or "{}")
+        print(f"\n== Status: {result['status']}  ({time.monotonic() - began:.1f} s)")
+        if result["status"] != "SUCCEEDED":
+            print(f"   error: {result.get('error')}\n   cause: {result.get('cause')}")
+            print(f"   logs:  {stack.state_dir / 'logs'}")
+            return 1
+        print_outcome(stack, output)
+        if args.keep:
+            keep_running(stack)
+    print(f"\n== Stack stopped. Wall time {time.monotonic() - wall:.1f} s.")
+    return 0
+
+
+def print_outcome(stack: Stack, output: dict) -> None:
+    request, report = output["request"], output["report"]
+    target = stack.lake_path(request["target_uri"])
+    print(f"\n== Files in {request['target_uri']}")
+    total = 0
+    for path in sorted(p for p in target.rglob("*") if p.is_file()):
+        size = path.stat().st_size
+        total += size
+        print(f"   {size:>12,}  {path.relative_to(target)}")
+    print(f"   {total:>12,}  bytes in all")
+    key, day = request.get("partition_key"), request.get("partition_value")
+    warehouse = stack.warehouse_rows(request["table"], key, day)
+    where = f" where {key} = {day}" if day else ""
+    print(f"\n== Rows: {report['rows']:,} landed, {warehouse:,} in the warehouse{where} "
+          f"({'equal' if report['rows'] == warehouse else 'DIFFERENT'})")
+    manifest = target / "_manifest.json"
+    print(f"\n== Manifest ({manifest.name}):")
+    print("   " + json.dumps(json.loads(manifest.read_text()), indent=2).replace("\n", "\n   "))
+    print(f"\n== CloudWatch metrics ({NAMESPACE}):")
+    for table in (request["table"], None):
+        sums = stack.metric_sums(table)
+        label = f"TableName={table}" if table else "all tables"
+        print(f"   {label:<32} " + ", ".join(f"{k}={v:g}" for k, v in sorted(sums.items())))
+
+
+def keep_running(stack: Stack) -> None:
+    print("\n== The stack stays up until Ctrl-C. Point the AWS CLI or unloadctl at it:")
+    print(f"   export AWS_ENDPOINT_URL={stack.moto_url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION={REGION}")
+    print(f"   state machine: {stack.state_machine_arn}")
+    print(f"   S3 endpoint:   http://127.0.0.1:{stack.ports['s3']} (folder {stack.state_dir / 's3'})")
+    print(f"   Glue endpoint: http://127.0.0.1:{stack.ports['glue']}")
+    try:
+        while all(p.alive() for p in stack.processes):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        print()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt()
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="local/stack.py", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="start the stack, unload one day (or the whole table), report, stop")
+    demo.add_argument("--table", default="demo_master.orders")
+    demo.add_argument("--key", default="o_orderdate", help="the day partition key column")
+    demo.add_argument("--day", default="1998-07-21", help="the day to unload (YYYY-MM-DD)")
+    demo.add_argument("--full", action="store_true", help="unload the whole table, one folder per day")
+    demo.add_argument("--format", default="parquet", choices=["parquet", "orc", "json", "csv", "avro"])
+    demo.add_argument("--rows", type=int, default=1_000_000, help="rows in the demo warehouse table")
+    demo.add_argument("--keep", action="store_true", help="keep the stack up after the run, until Ctrl-C")
+    demo.add_argument("--state-dir", default=str(ROOT / ".state" / "demo"))
+    args = parser.parse_args(argv)
+    # Ctrl-C and SIGTERM unwind through the Stack's context manager, which stops everything.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return run_demo(args)
+    except StackError as err:
+        print(f"\nlocal stack: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted; the stack was stopped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
