@@ -36,7 +36,7 @@ import pgcluster  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
-TARGET = ROOT / "target" / "debug"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "debug"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 CONNECTION = "local-warehouse"
