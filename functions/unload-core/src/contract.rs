@@ -242,25 +242,6 @@ mod tests {
         }
     }
 
-    pub(crate) fn sample_request() -> NormalizedRequest {
-        NormalizedRequest {
-            table: "demo_master.orders".into(),
-            schema: "demo_master".into(),
-            table_name: "orders".into(),
-            scope: Scope::Day,
-            partition_key: Some("o_orderdate".into()),
-            partition_value: Some("1998-07-21".into()),
-            file_format: FileFormat::Parquet,
-            write_mode: WriteMode::Overwrite,
-            s3_path: "s3://lake/x".into(),
-            target_uri: "s3://lake/x/demo_master/parquet/orders/o_orderdate_key=1998-07-21/".into(),
-            glue_connection: "tpc-rs".into(),
-            redshift_role_arn: None,
-            allow_empty_source: false,
-            job_name: "demo_master.orders_ExtractToDataLake".into(),
-        }
-    }
-
     fn sample_run() -> RunStatus {
         RunStatus {
             id: "jr_1".into(),
@@ -341,7 +322,7 @@ mod tests {
             action: JobAction::Created,
         };
         let cases: [(&str, BTreeSet<String>); 6] = [
-            ("Validate", keys(&sample_request())),
+            ("Validate", keys(&crate::fixtures::day_request())),
             ("EnsureJob", keys(&job)),
             ("StartRun", keys(&sample_run())),
             ("CheckStatus", keys(&sample_run())),

@@ -226,7 +226,6 @@ impl JobDefinition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::{FileFormat, Scope, WriteMode};
 
     fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |k| {
@@ -247,26 +246,6 @@ mod tests {
             ("GLUE_DEFAULT_ARGUMENTS", r#"{"--enable-metrics":"true"}"#),
         ]))
         .unwrap()
-    }
-
-    pub(crate) fn request() -> NormalizedRequest {
-        NormalizedRequest {
-            table: "demo_master.orders".into(),
-            schema: "demo_master".into(),
-            table_name: "orders".into(),
-            scope: Scope::Day,
-            partition_key: Some("o_orderdate".into()),
-            partition_value: Some("1998-07-21".into()),
-            file_format: FileFormat::Parquet,
-            write_mode: WriteMode::Overwrite,
-            s3_path: "s3://lake-bucket".into(),
-            target_uri: "s3://lake-bucket/demo_master/parquet/orders/o_orderdate_key=1998-07-21/"
-                .into(),
-            glue_connection: "tpc-rs".into(),
-            redshift_role_arn: None,
-            allow_empty_source: false,
-            job_name: "demo_master.orders_ExtractToDataLake".into(),
-        }
     }
 
     #[test]
@@ -325,7 +304,7 @@ mod tests {
     fn desired_definition_carries_temp_dir_and_connection() {
         let d = JobDefinition::desired(
             &settings(),
-            &request(),
+            &crate::fixtures::day_request(),
             "s3://artifacts-bucket/glue/unload_table.py",
         );
         assert_eq!(d.connections, vec!["tpc-rs".to_string()]);
@@ -342,7 +321,7 @@ mod tests {
     fn differences_name_every_drifted_field() {
         let d = JobDefinition::desired(
             &settings(),
-            &request(),
+            &crate::fixtures::day_request(),
             "s3://artifacts-bucket/glue/unload_table.py",
         );
         let mut stored = d.clone();

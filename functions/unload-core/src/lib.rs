@@ -8,7 +8,10 @@ pub mod error;
 pub mod request;
 
 pub use error::{Result, UnloadError};
+
 pub mod aws;
+#[cfg(test)]
+mod fixtures;
 pub mod job_spec;
 pub mod manifest;
 pub mod metrics;

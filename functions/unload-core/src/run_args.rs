@@ -104,26 +104,20 @@ pub fn successful_durations(runs: &[RunInfo]) -> Vec<u64> {
 mod tests {
     use super::*;
     use crate::contract::{FileFormat, WriteMode};
-    use std::collections::HashMap;
 
+    /// The fixture request, as ORC, append, empty source allowed, for `scope`.
     fn request(scope: Scope) -> NormalizedRequest {
         NormalizedRequest {
-            table: "demo_master.orders".into(),
-            schema: "demo_master".into(),
-            table_name: "orders".into(),
             scope,
-            partition_key: Some("o_orderdate".into()),
             partition_value: (scope == Scope::Day).then(|| "1998-07-21".into()),
             file_format: FileFormat::Orc,
             write_mode: WriteMode::Append,
             s3_path: "s3://lake-bucket/x".into(),
-            target_uri: String::new(),
-            glue_connection: "tpc-rs".into(),
-            redshift_role_arn: None,
             allow_empty_source: true,
-            job_name: "demo_master.orders_ExtractToDataLake".into(),
+            ..crate::fixtures::day_request()
         }
     }
+    use std::collections::HashMap;
 
     fn run(id: &str, state: &str, secs: u64, execution: Option<&str>) -> RunInfo {
         RunInfo {
