@@ -350,19 +350,24 @@ class Stack:
             return conn.execute(query, params).fetchone()[0]
 
     def metric_sums(self, table: str | None) -> dict[str, float]:
-        """Sum of every metric in our namespace (for one table, or the all-tables series)."""
+        """Sum of every metric in our namespace, for one table or for the all-tables series."""
         cw = self.client("cloudwatch")
-        dims = [{"Name": "TableName", "Value": table}] if table else []
-        sums = {}
-        for metric in cw.list_metrics(Namespace=NAMESPACE)["Metrics"]:
-            if metric.get("Dimensions", []) != dims or metric["MetricName"] in sums:
-                continue
-            stats = cw.get_metric_statistics(
-                Namespace=NAMESPACE, MetricName=metric["MetricName"], Dimensions=dims,
-                StartTime=time.time() - 86_400, EndTime=time.time() + 3600, Period=86_400, Statistics=["Sum"])
-            sums[metric["MetricName"]] = sum(p["Sum"] for p in stats["Datapoints"])
-        return sums
+        listed = cw.list_metrics(Namespace=NAMESPACE)["Metrics"]
 
+        def total(name: str, dims: list) -> float:
+            stats = cw.get_metric_statistics(
+                Namespace=NAMESPACE, MetricName=name, Dimensions=dims,
+                StartTime=time.time() - 86_400, EndTime=time.time() + 3600, Period=86_400, Statistics=["Sum"])
+            return sum(p["Sum"] for p in stats["Datapoints"])
+
+        names = sorted({m["MetricName"] for m in listed})
+        if table:
+            dims = [{"Name": "TableName", "Value": table}]
+            return {n: total(n, dims) for n in names if any(m["MetricName"] == n and m.get("Dimensions") == dims for m in listed)}
+        # moto ignores an empty dimension filter (AWS matches only dimensionless data), so the
+        # all-tables series is everything minus the per-table series.
+        tables = {d["Value"] for m in listed for d in m.get("Dimensions", []) if d["Name"] == "TableName"}
+        return {n: total(n, []) - sum(total(n, [{"Name": "TableName", "Value": t}]) for t in tables) for n in names}
 
 def local_definition(asl: str) -> str:
     """The real ASL with local substitutions: bare function names (cargo lambda watch serves
