@@ -8,20 +8,10 @@ use unload_core::checks;
 use unload_core::polling::PollPolicy;
 use unload_core::request::{normalize, RequestDefaults};
 
-/// A failure to print on one line, and the process exit code.
-pub struct Failure {
-    pub message: String,
-    pub exit_code: u8,
-}
-
-/// Exit code for input the tool refuses (a bad request or argument).
-const REFUSED: u8 = 2;
+use crate::failure::Failure;
 
 fn refused(message: impl Into<String>) -> Failure {
-    Failure {
-        message: message.into(),
-        exit_code: REFUSED,
-    }
+    Failure::refused(message)
 }
 
 pub fn validate(file: Option<&Path>, today: Option<&str>) -> Result<String, Failure> {
@@ -44,7 +34,7 @@ pub fn validate(file: Option<&Path>, today: Option<&str>) -> Result<String, Fail
     serde_json::to_string_pretty(&request).map_err(|e| refused(e.to_string()))
 }
 
-fn read_input(file: Option<&Path>) -> Result<String, Failure> {
+pub(crate) fn read_input(file: Option<&Path>) -> Result<String, Failure> {
     match file {
         Some(path) if path != Path::new("-") => std::fs::read_to_string(path)
             .map_err(|e| refused(format!("cannot read {}: {e}", path.display()))),

@@ -1,0 +1,605 @@
+//! `unloadctl backfill`: one execution per day, at most N at once, resumable.
+//!
+//! Each day's executions are named `<base>`, `<base>-a2`, `<base>-a3`, ... (naming.rs). Before
+//! starting anything the command looks each day's attempts up (DescribeExecution on the derived
+//! ARNs) and decides (`decide`): a day with a SUCCEEDED attempt is skipped, a day whose latest
+//! attempt is still running is followed (not started again), a day whose latest attempt failed,
+//! timed out or was aborted gets the next attempt, a day never tried gets its base name.
+
+use crate::failure::Failure;
+use crate::naming::{self, Scope};
+use crate::output::{self, Format};
+use crate::request::{self, Checked, Flags};
+use crate::sfn::{self, Status};
+use aws_sdk_sfn::Client;
+use chrono::NaiveDate;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::io::IsTerminal;
+use std::time::Duration;
+use unload_core::request::RequestDefaults;
+
+/// Attempts looked up per day before giving up (a day failing 50 times needs a person).
+const MAX_ATTEMPTS: u32 = 50;
+
+/// What to do about one day, given its attempts so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// An attempt already succeeded.
+    Skip { attempt: u32 },
+    /// The latest attempt is still running: wait for it instead of starting another.
+    Follow { attempt: u32 },
+    /// Start this attempt (1 = never tried).
+    Start { attempt: u32 },
+}
+
+/// `attempts[i]` is the status of attempt i + 1 (they are looked up until the first missing).
+pub fn decide(attempts: &[Status]) -> Action {
+    if let Some(i) = attempts.iter().position(|s| *s == Status::Succeeded) {
+        return Action::Skip {
+            attempt: i as u32 + 1,
+        };
+    }
+    match attempts.last() {
+        Some(status) if status.is_running() => Action::Follow {
+            attempt: attempts.len() as u32,
+        },
+        _ => Action::Start {
+            attempt: attempts.len() as u32 + 1,
+        },
+    }
+}
+
+/// Where a day ended up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Pending,
+    Running,
+    /// Skipped: an earlier run of this command (or `start`) already unloaded it.
+    AlreadySucceeded,
+    Succeeded,
+    Failed {
+        status: String,
+        error: String,
+    },
+}
+
+impl Outcome {
+    fn label(&self) -> String {
+        match self {
+            Outcome::Pending => "PENDING".into(),
+            Outcome::Running => "RUNNING".into(),
+            Outcome::AlreadySucceeded => "SUCCEEDED (earlier run)".into(),
+            Outcome::Succeeded => "SUCCEEDED".into(),
+            Outcome::Failed { status, .. } => status.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Day {
+    pub day: NaiveDate,
+    pub checked: Checked,
+    pub base: String,
+    pub attempt: u32,
+    pub arn: Option<String>,
+    pub outcome: Outcome,
+    /// This command started (not skipped or followed) the attempt.
+    pub started_here: bool,
+}
+
+impl Day {
+    fn name(&self) -> String {
+        naming::attempt_name(&self.base, self.attempt)
+    }
+}
+
+pub struct Args {
+    pub flags: Flags,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub concurrency: usize,
+    pub run_tag: String,
+    pub poll: Duration,
+    pub strict: bool,
+    pub dry_run: bool,
+}
+
+/// The requests for every day, checked locally before anything starts.
+pub fn plan_requests(args: &Args, defaults: &RequestDefaults) -> Result<Vec<Day>, Failure> {
+    naming::check_run_tag(&args.run_tag).map_err(Failure::refused)?;
+    if args.concurrency == 0 || args.concurrency > 100 {
+        return Err(Failure::refused("--concurrency must be 1-100"));
+    }
+    let days = naming::day_range(args.from, args.to).map_err(Failure::refused)?;
+    days.into_iter()
+        .map(|day| {
+            let flags = Flags {
+                day: Some(day),
+                ..args.flags.clone()
+            };
+            let checked = request::check(
+                request::input_from_flags(&flags),
+                defaults,
+                day,
+                args.strict,
+            )?;
+            let base = naming::base_name(&checked.table, Scope::Day(day), &args.run_tag);
+            Ok(Day {
+                day,
+                checked,
+                base,
+                attempt: 1,
+                arn: None,
+                outcome: Outcome::Pending,
+                started_here: false,
+            })
+        })
+        .collect()
+}
+
+pub async fn run(
+    client: &Client,
+    state_machine: &str,
+    args: &Args,
+    format: Format,
+) -> Result<String, Failure> {
+    let defaults = RequestDefaults::from_env();
+    let mut days = plan_requests(args, &defaults)?;
+    if let Some(first) = days.first() {
+        if !first.checked.deferred.is_empty() && format == Format::Text {
+            eprintln!(
+                "note: {} not set here; the workflow's Validate supplies {}",
+                first.checked.deferred.join(", "),
+                if first.checked.deferred.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
+            );
+        }
+    }
+
+    let bar = progress_bar(days.len() as u64);
+    bar.set_message("looking up earlier attempts");
+    let mut queue = VecDeque::new();
+    let mut running = Vec::new();
+    for (i, day) in days.iter_mut().enumerate() {
+        let mut attempts = Vec::new();
+        while (attempts.len() as u32) < MAX_ATTEMPTS {
+            let name = naming::attempt_name(&day.base, attempts.len() as u32 + 1);
+            let arn = derived_arn(state_machine, &name)?;
+            match sfn::describe(client, &arn).await? {
+                Some(execution) => attempts.push(execution.status),
+                None => break,
+            }
+        }
+        match decide(&attempts) {
+            Action::Skip { attempt } => {
+                day.attempt = attempt;
+                day.outcome = Outcome::AlreadySucceeded;
+                day.arn = Some(derived_arn(state_machine, &day.name())?);
+                bar.inc(1);
+            }
+            Action::Follow { attempt } => {
+                day.attempt = attempt;
+                day.outcome = Outcome::Running;
+                day.arn = Some(derived_arn(state_machine, &day.name())?);
+                running.push(i);
+            }
+            Action::Start { attempt } if attempt > MAX_ATTEMPTS => {
+                day.attempt = attempt - 1;
+                day.outcome = Outcome::Failed {
+                    status: "GAVE_UP".into(),
+                    error: format!("{MAX_ATTEMPTS} attempts failed; look at them before retrying"),
+                };
+                bar.inc(1);
+            }
+            Action::Start { attempt } => {
+                day.attempt = attempt;
+                queue.push_back(i);
+            }
+        }
+    }
+
+    if args.dry_run {
+        bar.finish_and_clear();
+        return Ok(report(&days, format, true));
+    }
+
+    while !queue.is_empty() || !running.is_empty() {
+        while running.len() < args.concurrency {
+            let Some(i) = queue.pop_front() else { break };
+            let day = &mut days[i];
+            let name = day.name();
+            match sfn::start(client, state_machine, &name, &day.checked.input_text()).await {
+                Ok(sfn::Started::Arn { arn, .. }) => {
+                    day.arn = Some(arn);
+                    day.outcome = Outcome::Running;
+                    day.started_here = true;
+                    running.push(i);
+                }
+                Ok(sfn::Started::NameTaken) => {
+                    // Someone started this name since the look-up: follow theirs.
+                    day.arn = Some(derived_arn(state_machine, &name)?);
+                    day.outcome = Outcome::Running;
+                    running.push(i);
+                }
+                Err(err) => {
+                    bar.finish_and_clear();
+                    return Err(Failure::failed(format!(
+                        "{} (rerun the same command to resume; {} day(s) were not started)",
+                        err.message,
+                        queue.len() + 1
+                    )));
+                }
+            }
+        }
+        bar.set_message(format!(
+            "{} running, {} waiting",
+            running.len(),
+            queue.len()
+        ));
+        if running.is_empty() {
+            continue;
+        }
+        tokio::time::sleep(args.poll).await;
+        let mut still = Vec::new();
+        for i in running {
+            let day = &mut days[i];
+            let arn = day.arn.clone().unwrap_or_default();
+            let execution = sfn::describe(client, &arn).await?;
+            match execution {
+                Some(e) if e.status.is_running() => still.push(i),
+                Some(e) => {
+                    day.outcome = if e.status == Status::Succeeded {
+                        Outcome::Succeeded
+                    } else {
+                        Outcome::Failed {
+                            status: e.status.name().to_string(),
+                            error: output::error_line(e.error.as_deref(), e.cause.as_deref()),
+                        }
+                    };
+                    let line = format!("{}  {}  {}", day.day, day.outcome.label(), day.name());
+                    if bar.is_hidden() {
+                        if format == Format::Text {
+                            eprintln!("{line}");
+                        }
+                    } else {
+                        bar.println(line);
+                    }
+                    bar.inc(1);
+                }
+                None => {
+                    day.outcome = Outcome::Failed {
+                        status: "MISSING".into(),
+                        error: "the execution disappeared".into(),
+                    };
+                    bar.inc(1);
+                }
+            }
+        }
+        running = still;
+    }
+    bar.finish_and_clear();
+    let text = report(&days, format, false);
+    if days
+        .iter()
+        .any(|d| matches!(d.outcome, Outcome::Failed { .. }))
+    {
+        // The table still goes to stdout; the exit code says some day failed.
+        println!("{text}");
+        let failed: Vec<String> = days
+            .iter()
+            .filter(|d| matches!(d.outcome, Outcome::Failed { .. }))
+            .map(|d| d.day.to_string())
+            .collect();
+        return Err(Failure::failed(format!(
+            "{} of {} day(s) failed: {}; rerun the same command to retry them",
+            failed.len(),
+            days.len(),
+            failed.join(", ")
+        )));
+    }
+    Ok(text)
+}
+
+fn derived_arn(state_machine: &str, name: &str) -> Result<String, Failure> {
+    naming::execution_arn(state_machine, name).ok_or_else(|| {
+        Failure::refused(format!(
+            "{state_machine} is not a state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>)"
+        ))
+    })
+}
+
+fn progress_bar(len: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    if let Ok(style) =
+        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} days  {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
+
+/// The final day → status table (or JSON array).
+pub fn report(days: &[Day], format: Format, planned: bool) -> String {
+    let action = |d: &Day| -> &'static str {
+        match (&d.outcome, planned, d.started_here) {
+            (Outcome::AlreadySucceeded, _, _) => "skip",
+            (Outcome::Running, true, _) => "follow",
+            (Outcome::Pending, true, _) => "start",
+            (Outcome::Failed { .. }, true, _) => "none",
+            (_, _, true) => "started",
+            _ => "followed",
+        }
+    };
+    match format {
+        Format::Json => {
+            let rows: Vec<Value> = days
+                .iter()
+                .map(|d| {
+                    let (status, error) = match &d.outcome {
+                        Outcome::Failed { status, error } => (status.clone(), Some(error.clone())),
+                        Outcome::AlreadySucceeded | Outcome::Succeeded => {
+                            ("SUCCEEDED".into(), None)
+                        }
+                        other => (other.label(), None),
+                    };
+                    json!({"day": d.day.to_string(), "status": status, "action": action(d),
+                           "attempt": d.attempt, "execution_name": d.name(),
+                           "execution_arn": d.arn, "error": error})
+                })
+                .collect();
+            Value::Array(rows).to_string()
+        }
+        Format::Text => {
+            let mut rows = vec![vec![
+                "DAY".to_string(),
+                if planned { "PLAN" } else { "STATUS" }.to_string(),
+                "ATTEMPT".to_string(),
+                "EXECUTION".to_string(),
+                "ERROR".to_string(),
+            ]];
+            for d in days {
+                let status = if planned {
+                    action(d).to_string()
+                } else {
+                    d.outcome.label()
+                };
+                let error = match &d.outcome {
+                    Outcome::Failed { error, .. } => error.clone(),
+                    _ => String::new(),
+                };
+                rows.push(vec![
+                    d.day.to_string(),
+                    status,
+                    d.attempt.to_string(),
+                    d.name(),
+                    error,
+                ]);
+            }
+            if !days
+                .iter()
+                .any(|d| matches!(d.outcome, Outcome::Failed { .. }))
+            {
+                for row in &mut rows {
+                    row.pop(); // no ERROR column when nothing failed
+                }
+            }
+            output::table(&rows)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_day_never_tried_starts_its_first_attempt() {
+        assert_eq!(decide(&[]), Action::Start { attempt: 1 });
+    }
+
+    #[test]
+    fn a_day_that_succeeded_once_is_skipped_whatever_came_after() {
+        assert_eq!(decide(&[Status::Succeeded]), Action::Skip { attempt: 1 });
+        assert_eq!(
+            decide(&[Status::Failed, Status::Succeeded]),
+            Action::Skip { attempt: 2 }
+        );
+        assert_eq!(
+            decide(&[Status::Succeeded, Status::Running]),
+            Action::Skip { attempt: 1 }
+        );
+    }
+
+    #[test]
+    fn a_running_attempt_is_followed_not_duplicated() {
+        assert_eq!(decide(&[Status::Running]), Action::Follow { attempt: 1 });
+        assert_eq!(
+            decide(&[Status::Failed, Status::Running]),
+            Action::Follow { attempt: 2 }
+        );
+        assert_eq!(
+            decide(&[Status::PendingRedrive]),
+            Action::Follow { attempt: 1 }
+        );
+    }
+
+    #[test]
+    fn a_failed_timed_out_or_aborted_attempt_gets_the_next_one() {
+        assert_eq!(decide(&[Status::Failed]), Action::Start { attempt: 2 });
+        assert_eq!(
+            decide(&[Status::Failed, Status::TimedOut, Status::Aborted]),
+            Action::Start { attempt: 4 }
+        );
+    }
+
+    fn args(from: &str, to: &str) -> Args {
+        Args {
+            flags: Flags {
+                table: "demo_master.orders".into(),
+                key: Some("o_orderdate".into()),
+                ..Flags::default()
+            },
+            from: from.parse().unwrap(),
+            to: to.parse().unwrap(),
+            concurrency: 2,
+            run_tag: "manual".into(),
+            poll: Duration::from_secs(1),
+            strict: false,
+            dry_run: false,
+        }
+    }
+
+    #[test]
+    fn every_day_gets_its_own_checked_request_and_name() {
+        let days = plan_requests(
+            &args("1992-02-28", "1992-03-01"),
+            &RequestDefaults::default(),
+        )
+        .unwrap();
+        let names: Vec<String> = days.iter().map(|d| d.base.clone()).collect();
+        assert_eq!(
+            names,
+            [
+                "demo_master-orders-1992-02-28-manual",
+                "demo_master-orders-1992-02-29-manual",
+                "demo_master-orders-1992-03-01-manual"
+            ]
+        );
+        assert_eq!(days[1].checked.input["DayPartitionValue"], "1992-02-29");
+        assert_eq!(days[1].checked.input["SnapshotYN"], "y");
+    }
+
+    #[test]
+    fn bad_ranges_tags_and_concurrency_are_refused_before_anything_starts() {
+        let defaults = RequestDefaults::default();
+        assert!(plan_requests(&args("1992-03-01", "1992-02-01"), &defaults).is_err());
+        let mut a = args("1992-02-01", "1992-02-02");
+        a.concurrency = 0;
+        assert!(plan_requests(&a, &defaults).is_err());
+        let mut a = args("1992-02-01", "1992-02-02");
+        a.run_tag = "no spaces".into();
+        assert!(plan_requests(&a, &defaults).is_err());
+        let mut a = args("1992-02-01", "1992-02-02");
+        a.flags.table = "not a table".into();
+        assert_eq!(
+            plan_requests(&a, &defaults).unwrap_err().exit_code,
+            crate::failure::REFUSED
+        );
+    }
+
+    mod against_a_mocked_step_functions {
+        use super::*;
+        use crate::sfn::tests::described;
+        use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
+        use aws_sdk_sfn::operation::start_execution::StartExecutionOutput;
+        use aws_sdk_sfn::primitives::DateTime as SdkTime;
+        use aws_sdk_sfn::types::error::ExecutionDoesNotExist;
+        use aws_sdk_sfn::types::ExecutionStatus;
+        use aws_smithy_mocks::{mock, mock_client, MockResponse, RuleMode};
+        use std::collections::HashMap;
+        use std::sync::{Arc, Mutex};
+
+        const MACHINE: &str = "arn:aws:states:us-east-1:1:stateMachine:m";
+
+        #[tokio::test]
+        async fn a_rerun_skips_succeeded_days_and_retries_failed_ones_under_the_next_name() {
+            // What Step Functions holds before the rerun, and how what gets started will end.
+            let executions: Arc<Mutex<HashMap<String, ExecutionStatus>>> = Arc::new(Mutex::new(
+                [
+                    (
+                        "demo_master-orders-1992-02-01-t",
+                        ExecutionStatus::Succeeded,
+                    ),
+                    ("demo_master-orders-1992-02-02-t", ExecutionStatus::Failed),
+                ]
+                .into_iter()
+                .map(|(n, s)| (n.to_string(), s))
+                .collect(),
+            ));
+            let ends: HashMap<String, ExecutionStatus> = [
+                (
+                    "demo_master-orders-1992-02-02-t-a2",
+                    ExecutionStatus::Succeeded,
+                ),
+                ("demo_master-orders-1992-02-03-t", ExecutionStatus::Failed),
+            ]
+            .into_iter()
+            .map(|(n, s)| (n.to_string(), s))
+            .collect();
+            let started = Arc::new(Mutex::new(Vec::new()));
+
+            let known = executions.clone();
+            let describe = mock!(Client::describe_execution).then_compute_response(move |req| {
+                let arn = req.execution_arn().unwrap_or_default();
+                let name = arn.rsplit(':').next().unwrap_or_default();
+                match known.lock().unwrap().get(name) {
+                    Some(status) => MockResponse::Output(described(arn, status.clone())),
+                    None => MockResponse::Error(DescribeExecutionError::ExecutionDoesNotExist(
+                        ExecutionDoesNotExist::builder().message("no").build(),
+                    )),
+                }
+            });
+            let (known, log) = (executions.clone(), started.clone());
+            let start = mock!(Client::start_execution).then_compute_output(move |req| {
+                let name = req.name().unwrap_or_default().to_string();
+                let input: Value = serde_json::from_str(req.input().unwrap_or("{}")).unwrap();
+                assert_eq!(input["DayPartitionValue"], name[19..29]);
+                known
+                    .lock()
+                    .unwrap()
+                    .insert(name.clone(), ends[&name].clone());
+                log.lock().unwrap().push(name.clone());
+                StartExecutionOutput::builder()
+                    .execution_arn(format!("arn:aws:states:us-east-1:1:execution:m:{name}"))
+                    .start_date(SdkTime::from_secs(2_000))
+                    .build()
+                    .unwrap()
+            });
+            let client = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&describe, &start]);
+
+            let mut a = args("1992-02-01", "1992-02-03");
+            a.run_tag = "t".into();
+            a.poll = Duration::from_millis(1);
+            let err = run(&client, MACHINE, &a, Format::Json).await.unwrap_err();
+            assert_eq!(
+                err.message,
+                "1 of 3 day(s) failed: 1992-02-03; rerun the same command to retry them"
+            );
+            assert_eq!(
+                *started.lock().unwrap(),
+                [
+                    "demo_master-orders-1992-02-02-t-a2",
+                    "demo_master-orders-1992-02-03-t"
+                ]
+            );
+
+            // Nothing changed since: a dry run plans only the failed day, as its attempt 2.
+            a.dry_run = true;
+            let plan: Value =
+                serde_json::from_str(&run(&client, MACHINE, &a, Format::Json).await.unwrap())
+                    .unwrap();
+            let actions: Vec<(&str, u64)> = plan
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| {
+                    (
+                        d["action"].as_str().unwrap(),
+                        d["attempt"].as_u64().unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(actions, [("skip", 1), ("skip", 2), ("start", 2)]);
+            assert_eq!(started.lock().unwrap().len(), 2, "a dry run starts nothing");
+        }
+    }
+}

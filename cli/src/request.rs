@@ -1,0 +1,295 @@
+//! The execution input `start` and `backfill` send, and the local check before sending it (pure).
+//!
+//! The check is the validate Lambda's own code (`unload_core::request::normalize`) with the same
+//! UNLOAD_* environment defaults. Three defaults usually live only on the Lambda
+//! (UNLOAD_DEFAULT_S3_PATH, UNLOAD_DEFAULT_GLUE_CONNECTION, UNLOAD_DEFAULT_DAY_PARTITION_KEY): when
+//! neither the request nor the local environment gives one, the check stands in a valid
+//! placeholder, validates everything else, and leaves the value to the workflow (the input sent
+//! never carries the placeholder). If the workflow has no default either, its Validate state
+//! refuses the request with InvalidRequest, which `watch` shows. `--strict` turns this off.
+//!
+//! The input sent always states its scope (SnapshotYN) and, for a day, its day
+//! (DayPartitionValue), so the execution name — derived from them — names what actually runs.
+
+use crate::failure::Failure;
+use crate::naming::Scope;
+use chrono::NaiveDate;
+use serde_json::{Map, Value};
+use unload_core::contract;
+use unload_core::request::{env, normalize, RequestDefaults};
+
+/// The unload the command line describes.
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub table: String,
+    pub day: Option<NaiveDate>,
+    pub key: Option<String>,
+    pub format: Option<String>,
+    pub write_mode: Option<String>,
+}
+
+/// The request for `flags`: a day when `flags.day` is set, else the whole table.
+pub fn input_from_flags(flags: &Flags) -> Value {
+    let mut input = Map::new();
+    let mut put = |key: &str, value: &str| {
+        input.insert(key.to_string(), Value::String(value.to_string()));
+    };
+    put("PrefixedTablename", &flags.table);
+    match flags.day {
+        Some(day) => {
+            put("SnapshotYN", "y");
+            put("DayPartitionValue", &day.format("%Y-%m-%d").to_string());
+        }
+        None => put("SnapshotYN", "n"),
+    }
+    if let Some(key) = &flags.key {
+        put("DayPartitionKey", key);
+    }
+    if let Some(format) = &flags.format {
+        put("FileFormat", format);
+    }
+    if let Some(mode) = &flags.write_mode {
+        put("WriteMode", mode);
+    }
+    Value::Object(input)
+}
+
+/// A request that passed the local check.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// What to send: the request as given, its scope and day made explicit.
+    pub input: Value,
+    pub table: String,
+    pub scope: Scope,
+    /// The environment variables whose value the workflow's Validate will supply.
+    pub deferred: Vec<&'static str>,
+}
+
+impl Checked {
+    /// The input as sent: compact JSON, keys in a fixed order, so the same unload gives the
+    /// same text (Step Functions' idempotency compares the input too).
+    pub fn input_text(&self) -> String {
+        self.input.to_string()
+    }
+}
+
+fn absent(input: &Map<String, Value>, key: &str) -> bool {
+    match input.get(key) {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.trim().is_empty(),
+        Some(_) => false,
+    }
+}
+
+/// Checks `input` as the validate Lambda would; `default_day` is the day a day request without
+/// DayPartitionValue unloads (today in UNLOAD_DAY_TIME_ZONE plus UNLOAD_DAY_OFFSET_DAYS).
+pub fn check(
+    input: Value,
+    defaults: &RequestDefaults,
+    default_day: NaiveDate,
+    strict: bool,
+) -> Result<Checked, Failure> {
+    let Value::Object(mut fields) = input else {
+        return Err(Failure::refused(
+            "InvalidRequest: the request must be a JSON object with keys such as PrefixedTablename",
+        ));
+    };
+    let mut lenient = defaults.clone();
+    let mut deferred = Vec::new();
+    if !strict {
+        let slots: [(&str, &mut Option<String>, &'static str, &str); 3] = [
+            (
+                "s3FilePath",
+                &mut lenient.s3_path,
+                env::S3_PATH,
+                "s3://unloadctl-placeholder",
+            ),
+            (
+                "GlueRSConnection",
+                &mut lenient.glue_connection,
+                env::GLUE_CONNECTION,
+                "unloadctl-placeholder",
+            ),
+            (
+                "DayPartitionKey",
+                &mut lenient.day_partition_key,
+                env::DAY_PARTITION_KEY,
+                "unloadctl_placeholder",
+            ),
+        ];
+        for (key, slot, var, placeholder) in slots {
+            if absent(&fields, key) && slot.is_none() {
+                *slot = Some(placeholder.to_string());
+                deferred.push(var);
+            }
+        }
+    }
+    let request =
+        normalize(&Value::Object(fields.clone()), &lenient, default_day).map_err(|e| {
+            let hint = if strict {
+                " (--strict: every default must be set here)"
+            } else {
+                ""
+            };
+            Failure::refused(format!("{}: {e}{hint}", e.kind()))
+        })?;
+    let scope = match (&request.scope, &request.partition_value) {
+        (contract::Scope::Day, Some(day)) => Scope::Day(
+            NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                .map_err(|_| Failure::refused(format!("DayPartitionValue: bad day {day}")))?,
+        ),
+        _ => Scope::Full,
+    };
+    if let Scope::Full = scope {
+        deferred.retain(|v| *v != env::DAY_PARTITION_KEY);
+    }
+    // Make the scope and day explicit, so the name (built from them) names what runs.
+    if absent(&fields, "SnapshotYN") {
+        let yn = if matches!(scope, Scope::Day(_)) {
+            "y"
+        } else {
+            "n"
+        };
+        fields.insert("SnapshotYN".into(), Value::String(yn.into()));
+    }
+    if let Scope::Day(day) = scope {
+        if absent(&fields, "DayPartitionValue") {
+            fields.insert(
+                "DayPartitionValue".into(),
+                Value::String(day.format("%Y-%m-%d").to_string()),
+            );
+        }
+    }
+    Ok(Checked {
+        input: Value::Object(fields),
+        table: request.table,
+        scope,
+        deferred,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    fn flags(day_: Option<&str>) -> Flags {
+        Flags {
+            table: "Demo_Master.Orders".into(),
+            day: day_.map(day),
+            key: Some("o_orderdate".into()),
+            ..Flags::default()
+        }
+    }
+
+    #[test]
+    fn a_day_from_flags_passes_deferring_the_lambda_only_defaults() {
+        let input = input_from_flags(&flags(Some("1998-07-21")));
+        let checked = check(input, &RequestDefaults::default(), day("2026-11-25"), false).unwrap();
+        assert_eq!(checked.table, "demo_master.orders");
+        assert_eq!(checked.scope, Scope::Day(day("1998-07-21")));
+        assert_eq!(checked.deferred, vec![env::S3_PATH, env::GLUE_CONNECTION]);
+        assert!(!checked.input_text().contains("placeholder"));
+        assert_eq!(
+            checked.input,
+            json!({"PrefixedTablename": "Demo_Master.Orders", "SnapshotYN": "y",
+                   "DayPartitionValue": "1998-07-21", "DayPartitionKey": "o_orderdate"})
+        );
+    }
+
+    #[test]
+    fn strict_refuses_what_the_lambda_would_have_to_supply() {
+        let input = input_from_flags(&flags(Some("1998-07-21")));
+        let err = check(input, &RequestDefaults::default(), day("2026-11-25"), true).unwrap_err();
+        assert!(
+            err.message.starts_with("InvalidRequest: s3FilePath"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.exit_code, crate::failure::REFUSED);
+    }
+
+    #[test]
+    fn a_day_without_a_key_defers_the_key_but_a_full_table_does_not_need_one() {
+        let mut f = flags(Some("1998-07-21"));
+        f.key = None;
+        let checked = check(
+            input_from_flags(&f),
+            &RequestDefaults::default(),
+            day("2026-11-25"),
+            false,
+        )
+        .unwrap();
+        assert!(checked.deferred.contains(&env::DAY_PARTITION_KEY));
+        let mut f = flags(None);
+        f.key = None;
+        let checked = check(
+            input_from_flags(&f),
+            &RequestDefaults::default(),
+            day("2026-11-25"),
+            false,
+        )
+        .unwrap();
+        assert_eq!(checked.scope, Scope::Full);
+        assert!(!checked.deferred.contains(&env::DAY_PARTITION_KEY));
+    }
+
+    #[test]
+    fn real_refusals_are_still_refused() {
+        let mut f = flags(Some("1998-07-21"));
+        f.format = Some("xml".into());
+        let err = check(
+            input_from_flags(&f),
+            &RequestDefaults::default(),
+            day("2026-11-25"),
+            false,
+        )
+        .unwrap_err();
+        assert!(err.message.contains("FileFormat"), "{}", err.message);
+        let err = check(
+            json!({"PrefixedTablename": "a.b", "JdbcUrl": "jdbc:redshift://h:5439/d?password=hunter2"}),
+            &RequestDefaults::default(),
+            day("2026-11-25"),
+            false,
+        )
+        .unwrap_err();
+        assert!(!err.message.contains("hunter2"));
+        let err = check(
+            json!({"PrefixedTablename": "a.b", "DayPartitonKey": "k"}),
+            &RequestDefaults::default(),
+            day("2026-11-25"),
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("did you mean DayPartitionKey"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn an_input_file_gets_its_scope_and_default_day_pinned() {
+        let input = json!({"PrefixedTablename": "s.t", "SnapshotYN": "y", "DayPartitionKey": "d"});
+        let checked = check(input, &RequestDefaults::default(), day("2026-11-24"), false).unwrap();
+        assert_eq!(checked.scope, Scope::Day(day("2026-11-24")));
+        assert_eq!(checked.input["DayPartitionValue"], "2026-11-24");
+        let defaults = RequestDefaults {
+            snapshot_yn: Some("n".into()),
+            ..RequestDefaults::default()
+        };
+        let checked = check(
+            json!({"PrefixedTablename": "s.t"}),
+            &defaults,
+            day("2026-11-24"),
+            false,
+        )
+        .unwrap();
+        assert_eq!(checked.scope, Scope::Full);
+        assert_eq!(checked.input["SnapshotYN"], "n");
+    }
+}

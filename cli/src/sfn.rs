@@ -1,0 +1,406 @@
+//! A small adapter over aws-sdk-sfn: the calls the commands make, returning plain types, with
+//! every SDK error turned into one line (`code: message`, or what failed to reach the endpoint).
+
+use crate::failure::Failure;
+use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
+use aws_sdk_sfn::operation::start_execution::StartExecutionError;
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
+use aws_sdk_sfn::Client;
+use chrono::{DateTime, Utc};
+
+/// Where the AWS calls go: the default chain, with --region and --profile when given.
+/// The standard AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_SFN variables point it at a local stack.
+pub async fn client(region: Option<String>, profile: Option<String>) -> Client {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region));
+    }
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    Client::new(&loader.load().await)
+}
+
+/// An execution's status, as the commands reason about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+    PendingRedrive,
+    Other(String),
+}
+
+impl Status {
+    pub fn name(&self) -> &str {
+        match self {
+            Status::Running => "RUNNING",
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED_OUT",
+            Status::Aborted => "ABORTED",
+            Status::PendingRedrive => "PENDING_REDRIVE",
+            Status::Other(name) => name,
+        }
+    }
+
+    /// Still going (nothing to decide yet).
+    pub fn is_running(&self) -> bool {
+        matches!(self, Status::Running | Status::PendingRedrive)
+    }
+
+    fn from_sdk(status: &ExecutionStatus) -> Self {
+        match status {
+            ExecutionStatus::Running => Status::Running,
+            ExecutionStatus::Succeeded => Status::Succeeded,
+            ExecutionStatus::Failed => Status::Failed,
+            ExecutionStatus::TimedOut => Status::TimedOut,
+            ExecutionStatus::Aborted => Status::Aborted,
+            ExecutionStatus::PendingRedrive => Status::PendingRedrive,
+            other => Status::Other(other.as_str().to_string()),
+        }
+    }
+}
+
+/// DescribeExecution's answer.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub arn: String,
+    pub name: String,
+    pub status: Status,
+    pub started: DateTime<Utc>,
+    pub stopped: Option<DateTime<Utc>>,
+    pub input: Option<String>,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+/// The parts of a history event `watch` shows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Event {
+    pub id: i64,
+    pub at: Option<DateTime<Utc>>,
+    pub kind: String,
+    pub state: Option<String>,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+}
+
+/// StartExecution's outcomes.
+pub enum Started {
+    /// A new execution, or (same name, same input, still running) the existing one.
+    Arn { arn: String, started: DateTime<Utc> },
+    /// The name is taken: by a finished execution, or a running one with another input.
+    NameTaken,
+}
+
+fn time(t: &aws_sdk_sfn::primitives::DateTime) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.secs(), t.subsec_nanos()).unwrap_or_default()
+}
+
+/// One line for an SDK error: the service's code and message, else the transport's story.
+fn one_line<E, R>(what: &str, err: SdkError<E, R>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let text = match (err.code(), err.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        _ => DisplayErrorContext(&err).to_string(),
+    };
+    Failure::failed(format!(
+        "{what}: {}",
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    ))
+}
+
+pub async fn start(
+    client: &Client,
+    state_machine: &str,
+    name: &str,
+    input: &str,
+) -> Result<Started, Failure> {
+    match client
+        .start_execution()
+        .state_machine_arn(state_machine)
+        .name(name)
+        .input(input)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Started::Arn {
+            arn: out.execution_arn,
+            started: time(&out.start_date),
+        }),
+        Err(err)
+            if matches!(
+                err.as_service_error(),
+                Some(StartExecutionError::ExecutionAlreadyExists(_))
+            ) =>
+        {
+            Ok(Started::NameTaken)
+        }
+        Err(err) => Err(one_line("StartExecution", err)),
+    }
+}
+
+/// The execution, or None when it does not exist.
+pub async fn describe(client: &Client, arn: &str) -> Result<Option<Execution>, Failure> {
+    match client.describe_execution().execution_arn(arn).send().await {
+        Ok(out) => Ok(Some(Execution {
+            name: out
+                .name
+                .clone()
+                .unwrap_or_else(|| arn.rsplit(':').next().unwrap_or(arn).to_string()),
+            arn: out.execution_arn,
+            status: Status::from_sdk(&out.status),
+            started: time(&out.start_date),
+            stopped: out.stop_date.as_ref().map(time),
+            input: out.input,
+            output: out.output,
+            error: out.error,
+            cause: out.cause,
+        })),
+        Err(err)
+            if matches!(
+                err.as_service_error(),
+                Some(DescribeExecutionError::ExecutionDoesNotExist(_))
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(one_line("DescribeExecution", err)),
+    }
+}
+
+/// The ARNs of the state machine's executions, newest first, until `limit` or one started
+/// before `since`.
+pub async fn list(
+    client: &Client,
+    state_machine: &str,
+    since: Option<DateTime<Utc>>,
+    limit: usize,
+) -> Result<Vec<String>, Failure> {
+    let mut rows = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .list_executions()
+            .state_machine_arn(state_machine)
+            .max_results(100)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| one_line("ListExecutions", e))?;
+        for item in page.executions {
+            let started = time(&item.start_date);
+            if since.is_some_and(|s| started < s) || rows.len() >= limit {
+                return Ok(rows);
+            }
+            rows.push(item.execution_arn);
+        }
+        match page.next_token {
+            Some(next) => token = Some(next),
+            None => return Ok(rows),
+        }
+    }
+}
+
+/// Every history event after `after` (an event id), oldest first.
+pub async fn history(client: &Client, arn: &str, after: i64) -> Result<Vec<Event>, Failure> {
+    let mut events = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .get_execution_history()
+            .execution_arn(arn)
+            .max_results(1000)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|e| one_line("GetExecutionHistory", e))?;
+        events.extend(
+            page.events
+                .iter()
+                .filter(|e| e.id > after)
+                .map(event_from_sdk),
+        );
+        match page.next_token {
+            Some(next) => token = Some(next),
+            None => return Ok(events),
+        }
+    }
+}
+
+fn event_from_sdk(e: &HistoryEvent) -> Event {
+    let mut event = Event {
+        id: e.id,
+        at: Some(time(&e.timestamp)),
+        kind: e.r#type.as_str().to_string(),
+        ..Event::default()
+    };
+    if let Some(d) = &e.state_entered_event_details {
+        event.state = Some(d.name.clone());
+    }
+    if let Some(d) = &e.state_exited_event_details {
+        event.state = Some(d.name.clone());
+        event.output = d.output.clone();
+    }
+    let (error, cause) = if let Some(d) = &e.execution_failed_event_details {
+        (d.error.clone(), d.cause.clone())
+    } else if let Some(d) = &e.task_failed_event_details {
+        (d.error.clone(), d.cause.clone())
+    } else if let Some(d) = &e.lambda_function_failed_event_details {
+        (d.error.clone(), d.cause.clone())
+    } else if let Some(d) = &e.execution_timed_out_event_details {
+        (d.error.clone(), d.cause.clone())
+    } else if let Some(d) = &e.execution_aborted_event_details {
+        (d.error.clone(), d.cause.clone())
+    } else {
+        (None, None)
+    };
+    event.error = error;
+    event.cause = cause;
+    if let Some(d) = &e.execution_succeeded_event_details {
+        event.output = d.output.clone();
+    }
+    event
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use aws_sdk_sfn::error::ErrorMetadata;
+    use aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput;
+    use aws_sdk_sfn::operation::get_execution_history::GetExecutionHistoryOutput;
+    use aws_sdk_sfn::operation::start_execution::StartExecutionOutput;
+    use aws_sdk_sfn::primitives::DateTime as SdkTime;
+    use aws_sdk_sfn::types::error::{ExecutionAlreadyExists, ExecutionDoesNotExist};
+    use aws_sdk_sfn::types::{
+        ExecutionFailedEventDetails, HistoryEventType, StateExitedEventDetails,
+    };
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    pub fn described(arn: &str, status: ExecutionStatus) -> DescribeExecutionOutput {
+        DescribeExecutionOutput::builder()
+            .execution_arn(arn)
+            .state_machine_arn("arn:aws:states:us-east-1:1:stateMachine:m")
+            .name(arn.rsplit(':').next().unwrap_or_default())
+            .status(status)
+            .start_date(SdkTime::from_secs(1_000))
+            .build()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_taken_name_is_name_taken_and_a_new_one_its_arn() {
+        let taken = mock!(Client::start_execution).then_error(|| {
+            StartExecutionError::ExecutionAlreadyExists(
+                ExecutionAlreadyExists::builder().message("exists").build(),
+            )
+        });
+        let fresh = mock!(Client::start_execution).then_output(|| {
+            StartExecutionOutput::builder()
+                .execution_arn("arn:e")
+                .start_date(SdkTime::from_secs(5))
+                .build()
+                .unwrap()
+        });
+        let client = mock_client!(aws_sdk_sfn, RuleMode::Sequential, [&taken, &fresh]);
+        assert!(matches!(
+            start(&client, "arn:m", "n", "{}").await.unwrap(),
+            Started::NameTaken
+        ));
+        assert!(matches!(
+            start(&client, "arn:m", "n", "{}").await.unwrap(),
+            Started::Arn { arn, .. } if arn == "arn:e"
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_missing_execution_is_none_and_other_errors_one_line() {
+        let missing = mock!(Client::describe_execution).then_error(|| {
+            DescribeExecutionError::ExecutionDoesNotExist(
+                ExecutionDoesNotExist::builder().message("no").build(),
+            )
+        });
+        let denied = mock!(Client::describe_execution).then_error(|| {
+            DescribeExecutionError::generic(
+                ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .message("User is not authorized\nto perform states:DescribeExecution")
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_sfn, RuleMode::Sequential, [&missing, &denied]);
+        assert!(describe(&client, "arn:e").await.unwrap().is_none());
+        let err = describe(&client, "arn:e").await.unwrap_err();
+        assert_eq!(
+            err.message,
+            "DescribeExecution: AccessDeniedException: User is not authorized to perform states:DescribeExecution"
+        );
+        assert_eq!(err.exit_code, crate::failure::FAILED);
+    }
+
+    #[tokio::test]
+    async fn history_events_keep_state_output_error_and_cause_after_the_given_id() {
+        let rule = mock!(Client::get_execution_history).then_output(|| {
+            GetExecutionHistoryOutput::builder()
+                .events(
+                    HistoryEvent::builder()
+                        .id(1)
+                        .timestamp(SdkTime::from_secs(1_000))
+                        .r#type(HistoryEventType::ExecutionStarted)
+                        .build()
+                        .unwrap(),
+                )
+                .events(
+                    HistoryEvent::builder()
+                        .id(2)
+                        .timestamp(SdkTime::from_secs(1_001))
+                        .r#type(HistoryEventType::TaskStateExited)
+                        .state_exited_event_details(
+                            StateExitedEventDetails::builder()
+                                .name("CheckStatus")
+                                .output(r#"{"run":{}}"#)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .events(
+                    HistoryEvent::builder()
+                        .id(3)
+                        .timestamp(SdkTime::from_secs(1_002))
+                        .r#type(HistoryEventType::ExecutionFailed)
+                        .execution_failed_event_details(
+                            ExecutionFailedEventDetails::builder()
+                                .error("GlueRunFailed")
+                                .cause("boom")
+                                .build(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap()
+        });
+        let client = mock_client!(aws_sdk_sfn, RuleMode::Sequential, [&rule]);
+        let events = history(&client, "arn:e", 1).await.unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].kind, "TaskStateExited");
+        assert_eq!(events[0].state.as_deref(), Some("CheckStatus"));
+        assert_eq!(events[0].output.as_deref(), Some(r#"{"run":{}}"#));
+        assert_eq!(
+            (events[1].error.as_deref(), events[1].cause.as_deref()),
+            (Some("GlueRunFailed"), Some("boom"))
+        );
+    }
+}
