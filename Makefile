@@ -4,7 +4,7 @@ PY    := .venv/bin/python
 CARGO ?= cargo
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: demo test deps test-rust test-glue test-statemachine test-e2e check-static build release bench bench-glue bench-orchestration clean
+.PHONY: demo test deps test-rust test-glue test-statemachine test-e2e check-static build release bench bench-glue bench-orchestration bench-lambda clean
 
 deps:
 	@tools/install-deps.sh
@@ -40,13 +40,18 @@ build:
 release:
 	$(CARGO) build --workspace --release --locked
 
-bench: bench-orchestration bench-glue
+## make bench: every benchmark in one run (orchestration, data path, Lambdas, the demo by phase), one table
+bench: deps
+	$(PY) bench/run_all.py
 
 bench-orchestration: deps
 	$(PY) bench/orchestration_bench.py
 
 bench-glue: deps
 	$(PY) bench/glue_bench.py
+
+bench-lambda: deps
+	$(PY) bench/lambda_bench.py --update-docs
 
 clean:
 	rm -rf target .state .aws-sam
