@@ -28,13 +28,15 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "glue-scripts"))
 sys.path.insert(0, str(ROOT / "local"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+import benchdoc  # noqa: E402
 import pgcluster  # noqa: E402
 import unload_table  # noqa: E402
 
 ROWS, HOT_ROWS, DAYS = 1_000_000, 10_000, 2_405
 HOT_DAY = "1998-07-21"
-DOC = ROOT / "docs" / "BENCHMARKS.md"
+DOC = benchdoc.DOC
 SECTION = "## Data path"
 
 SCENARIOS = [
@@ -124,7 +126,7 @@ def main() -> int:
     section = render(results, seed_seconds, startup, load_before, os.getloadavg()[0])
     print(section)
     if args.update_docs:
-        update_doc(section)
+        benchdoc.replace_section(SECTION, section)
         print(f"glue_bench: updated {DOC.relative_to(ROOT)}")
     return 0
 
@@ -156,14 +158,6 @@ def render(results, seed_seconds: float, startup: float, load_before: float, loa
               "", "Reproduce: `make bench-glue` (prints this section; "
               "`.venv/bin/python bench/glue_bench.py --update-docs` rewrites it here)."]
     return "\n".join(lines) + "\n"
-
-
-def update_doc(section: str) -> None:
-    """Replaces only this section: from its heading to the next '## ' heading."""
-    text = DOC.read_text()
-    start = text.index(SECTION + "\n")
-    end = text.find("\n## ", start + len(SECTION))
-    DOC.write_text(text[:start] + section + (text[end:] if end != -1 else ""))
 
 
 if __name__ == "__main__":

@@ -51,9 +51,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "local"))
+sys.path.insert(0, str(ROOT / "bench"))
+import benchdoc  # noqa: E402
 import stack as local_stack  # noqa: E402
 
-DOC = ROOT / "docs" / "BENCHMARKS.md"
+DOC = benchdoc.DOC
 SECTION = "## Lambda start-up and footprint"
 BASELINE = ROOT / "bench" / "python_baseline"
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -546,10 +548,9 @@ def wall_vs_cpu(figures: list[Figures]) -> str:
 def render(figures: list[Figures], meta: dict) -> str:
     checks = acceptance(figures)
     arch_note = ("arm64 binaries (target/aarch64-unknown-linux-gnu/release)" if meta["arch"] == "arm64" else
-                 f"{meta['arch']} binaries (target/release): the template deploys arm64, but an arm64 build "
-                 "(the whole AWS SDK again for aarch64) was not made on this 2-core machine; "
-                 "init, latency and RSS of the same code on Graviton are expected to be similar, "
-                 "the arm64 zip a little smaller")
+                 f"{meta['arch']} binaries (target/release): the template deploys arm64, whose binaries "
+                 "cannot run on this machine; `sam build` makes them (zipped sizes in the README), and "
+                 "init, latency and RSS of the same code on Graviton are expected to be similar")
     lines = [
         SECTION, "",
         f"`make bench-lambda` (bench/lambda_bench.py) runs each function's release `bootstrap` and its Python 3 + "
@@ -593,17 +594,6 @@ def render(figures: list[Figures], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_doc(section_text: str, heading: str = SECTION) -> None:
-    """Replaces this section (from its heading to the next '## '), or appends it."""
-    text = DOC.read_text()
-    start = text.find(heading + "\n")
-    if start == -1:
-        DOC.write_text(text.rstrip("\n") + "\n\n" + section_text)
-        return
-    end = text.find("\n## ", start + len(heading))
-    DOC.write_text(text[:start] + section_text + (text[end + 1:] if end != -1 else ""))
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--starts", type=int, default=11, help="cold starts per function and runtime (default 11)")
@@ -620,7 +610,7 @@ def main() -> int:
         args.json.write_text(json.dumps({"meta": meta, "figures": [asdict(f) for f in figures],
                                          "acceptance": acceptance(figures)}, indent=2))
     if args.update_docs:
-        update_doc(section)
+        benchdoc.replace_section(SECTION, section)
         print(f"lambda_bench: updated {DOC.relative_to(ROOT)}", file=sys.stderr)
     missed = [what for ok, what in acceptance(figures) if not ok]
     if missed:

@@ -40,7 +40,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "statemachine"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+import benchdoc  # noqa: E402
 import fakes  # noqa: E402
 from harness import Machine, ok  # noqa: E402
 
@@ -49,7 +51,7 @@ FIXED_POLL_SECONDS = 30
 HISTORY_LIMIT = 25_000  # Step Functions Standard: events per execution
 TARGET_48H_EVENTS = 2_500
 PRICE_PER_TRANSITION = 0.025 / 1000  # USD, Standard workflows (us-east-1 list price)
-BENCHMARKS_MD = ROOT / "docs" / "BENCHMARKS.md"
+BENCHMARKS_MD = benchdoc.DOC
 SECTION = "## Orchestration cost"
 UNLOADCTL = Path(os.environ.get("UNLOADCTL", ROOT / "target" / "debug" / "unloadctl"))
 
@@ -183,14 +185,6 @@ def check_targets(rows: list[Row]) -> list[tuple[bool, str]]:
     return out
 
 
-def write_section(text: str) -> None:
-    doc = BENCHMARKS_MD.read_text(encoding="utf-8")
-    start = doc.index(SECTION + "\n") + len(SECTION) + 1
-    nxt = doc.find("\n## ", start)
-    end = nxt + 1 if nxt >= 0 else len(doc)
-    BENCHMARKS_MD.write_text(doc[:start] + "\n" + text.rstrip("\n") + "\n\n" + doc[end:], encoding="utf-8")
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--print-only", action="store_true", help="do not update docs/BENCHMARKS.md")
@@ -240,7 +234,7 @@ def main() -> int:
     )
     print(text)
     if not args.print_only:
-        write_section(text)
+        benchdoc.replace_section(SECTION, SECTION + "\n\n" + text)
         print(f"bench: wrote the table into {BENCHMARKS_MD.relative_to(ROOT)} ({SECTION})", file=sys.stderr)
     missed = [what for passed, what in results if not passed]
     if missed:

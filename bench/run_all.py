@@ -27,11 +27,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "local"))
+import benchdoc  # noqa: E402
 import lambda_bench  # noqa: E402
 import stack as local_stack  # noqa: E402
 
 PY = sys.executable
-DOC = ROOT / "docs" / "BENCHMARKS.md"
+DOC = benchdoc.DOC
 SUMMARY = "## Summary"
 DEMO_ROWS = 1_000_000
 DEMO_DAY = "1998-07-21"
@@ -214,7 +215,7 @@ def main() -> int:
             lambda_figures, meta = lambda_bench.run(args.starts, args.warm, lambda_bench.FUNCTIONS)
             section = lambda_bench.render(lambda_figures, meta)
             print(section, flush=True)
-            lambda_bench.update_doc(section)
+            benchdoc.replace_section(lambda_bench.SECTION, section)
             missed = [what for ok, what in lambda_bench.acceptance(lambda_figures) if not ok]
             if missed:
                 failures.append("Lambda acceptance: " + "; ".join(missed))
@@ -238,7 +239,7 @@ def main() -> int:
     wall = time.monotonic() - t0
     rows = summary_rows(lambda_figures, demo, parts)
     summary = render_summary(rows, parts, wall, failures, args.skip)
-    lambda_bench.update_doc(summary, SUMMARY)
+    benchdoc.replace_section(SUMMARY, summary)
     print("\n" + summary)
     print(f"bench: {wall / 60:.1f} min in all; wrote {DOC.relative_to(ROOT)}", flush=True)
     return 1 if failures else 0

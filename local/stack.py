@@ -24,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -32,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lambda_gateway  # noqa: E402
+from asl import asl_text, substitute  # noqa: E402
 import pgcluster  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +115,8 @@ class Stack:
     ports: dict = field(default_factory=dict)
     cluster: pgcluster.Cluster | None = None
     gateway: object = None
+    _clients: dict = field(default_factory=dict)
+    _clients_lock: threading.Lock = field(default_factory=threading.Lock)
     state_machine_arn: str = ""
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -174,6 +178,7 @@ class Stack:
         for process in reversed(self.processes):
             process.stop()
         self.processes.clear()
+        self._clients.clear()
         if self.gateway is not None:
             self.gateway.shutdown()
             self.gateway.server_close()
@@ -268,12 +273,18 @@ class Stack:
         }
 
     def client(self, service: str):
-        import boto3
-        endpoint = {"s3": f"http://127.0.0.1:{self.ports['s3']}", "glue": f"http://127.0.0.1:{self.ports['glue']}"}
-        from botocore.config import Config
-        return boto3.client(service, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test",
-                            endpoint_url=endpoint.get(service, self.moto_url),
-                            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
+        """A boto3 client for one of the stack's services, built once: building one costs tens of
+        milliseconds, and `wait` polls twice a second."""
+        with self._clients_lock:
+            if service not in self._clients:
+                import boto3
+                from botocore.config import Config
+                endpoint = {"s3": f"http://127.0.0.1:{self.ports['s3']}", "glue": f"http://127.0.0.1:{self.ports['glue']}"}
+                self._clients[service] = boto3.client(
+                    service, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test",
+                    endpoint_url=endpoint.get(service, self.moto_url),
+                    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
+            return self._clients[service]
 
     # ---- "deployment" ------------------------------------------------------------------------
 
@@ -285,7 +296,7 @@ class Stack:
                 s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=SCRIPT_KEY, Body=(ROOT / "glue-scripts" / "unload_table.py").read_bytes())
         sfn = self.client("stepfunctions")
-        definition = local_definition((ROOT / "statemachine" / "unload.asl.json").read_text())
+        definition = local_definition(asl_text())
         self.state_machine_arn = sfn.create_state_machine(
             name=STATE_MACHINE, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/local-sfn")["stateMachineArn"]
         self.say(f"  deployed    script s3://{ARTIFACTS_BUCKET}/{SCRIPT_KEY}, state machine {STATE_MACHINE}")
@@ -372,13 +383,10 @@ class Stack:
 def local_definition(asl: str) -> str:
     """The real ASL with local substitutions: bare function names (cargo lambda watch serves
     /functions/<binary name>/invocations) and a one-hour execution timeout."""
-    values = dict(FUNCTIONS, ExecutionTimeoutSeconds="3600")
-    for key, value in values.items():
-        asl = asl.replace("${" + key + "}", value)
-    if "${" in asl:
-        start = asl.index("${")
-        raise StackError(f"the ASL has a substitution the local stack does not fill: {asl[start:asl.index('}', start) + 1]}")
-    return asl
+    try:
+        return substitute(asl, dict(FUNCTIONS, ExecutionTimeoutSeconds="3600"))
+    except KeyError as err:
+        raise StackError(f"the ASL has a substitution the local stack does not fill: {err.args[0]}") from None
 
 
 # ---- the demo ------------------------------------------------------------------------------------

@@ -35,15 +35,14 @@ from typing import Any, Callable, Iterator
 from urllib.parse import unquote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "local"))
+from asl import asl_text, placeholders, substitute  # noqa: E402,F401 (re-exported for the tests)
 from moto_patches import fast_engine, iso_start_time  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-ASL_PATH = ROOT / "statemachine" / "unload.asl.json"
 CONTRACT_PATH = ROOT / "docs" / "CONTRACT.md"
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:]+)\}")
 
 # What the template substitutes, with local values: each function ARN names the binary, which is
 # how the stub (and `cargo lambda watch`) tells the functions apart.
@@ -58,25 +57,6 @@ LOCAL_SUBSTITUTIONS = {
 
 for _name in ("moto.stepfunctions", "moto", "botocore", "urllib3"):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
-
-
-def asl_text() -> str:
-    return ASL_PATH.read_text(encoding="utf-8")
-
-
-def placeholders(text: str) -> set[str]:
-    return set(PLACEHOLDER.findall(text))
-
-
-def substitute(text: str, values: dict[str, str]) -> str:
-    """Replaces ${Name} as CloudFormation's DefinitionSubstitutions does (textually)."""
-
-    def repl(m: re.Match[str]) -> str:
-        if m.group(1) not in values:
-            raise KeyError(f"no substitution for ${{{m.group(1)}}}")
-        return values[m.group(1)]
-
-    return PLACEHOLDER.sub(repl, text)
 
 
 def local_definition(**overrides: str) -> dict[str, Any]:

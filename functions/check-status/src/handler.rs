@@ -16,14 +16,13 @@ pub async fn handle(
     let job = state.job()?;
     let previous = state.run()?;
     let run = glue::get_job_run(client, &job.name, &previous.id).await?;
-    let mut status = status_of(
+    let status = status_of(
         &run,
         &job.name,
         previous.polls.saturating_add(1),
-        0,
+        |elapsed| policy.next_wait(elapsed),
         now_secs,
     );
-    status.next_poll_seconds = policy.next_wait(status.elapsed_seconds);
     tracing::info!(
         job = %job.name, run = %status.id, state = %status.state, polls = status.polls,
         elapsed = status.elapsed_seconds, next_poll = status.next_poll_seconds, "Glue run checked"

@@ -27,7 +27,7 @@ pub async fn handle(
 
     if let Some(existing) = run_of_execution(&recent, &execution.id) {
         tracing::info!(job = %job.name, run = %existing.id, state = %existing.state, "this execution already started a run; following it");
-        return Ok(status_of(existing, &job.name, 0, first_wait, now_secs));
+        return Ok(status_of(existing, &job.name, 0, |_| first_wait, now_secs));
     }
     let arguments = run_arguments(request, &execution.id, settings.source);
     let run_id = glue::start_job_run(client, &job.name, &arguments).await?;
@@ -41,7 +41,7 @@ pub async fn handle(
         error_message: None,
         arguments: Default::default(),
     };
-    Ok(status_of(&started, &job.name, 0, first_wait, now_secs))
+    Ok(status_of(&started, &job.name, 0, |_| first_wait, now_secs))
 }
 
 #[cfg(test)]

@@ -50,12 +50,13 @@ pub fn failure_of(
     })
 }
 
-/// The workflow's view of a Glue run after a look at it.
+/// The workflow's view of a Glue run after a look at it; `next_wait` gives the next poll's wait
+/// from the run's age in seconds.
 pub fn status_of(
     run: &crate::aws::glue::RunInfo,
     job_name: &str,
     polls: u32,
-    next_poll_seconds: u64,
+    next_wait: impl FnOnce(u64) -> u64,
     now_secs: i64,
 ) -> RunStatus {
     let elapsed_seconds = match run.started_on {
@@ -68,7 +69,7 @@ pub fn status_of(
         state: run.state.clone(),
         outcome: outcome_of(&run.state),
         polls,
-        next_poll_seconds,
+        next_poll_seconds: next_wait(elapsed_seconds),
         elapsed_seconds,
         execution_seconds: run.execution_seconds,
         attempt: run.attempt,

@@ -51,17 +51,7 @@ pub async fn read_object(client: &Client, uri: &str) -> Result<Option<Vec<u8>>> 
 }
 
 /// HeadObject's 404 carries no error code (no body), so look at the status.
-fn is_404<E, R: HasStatus>(err: &aws_sdk_s3::error::SdkError<E, R>) -> bool {
-    err.raw_response().is_some_and(|r| r.status_code() == 404)
-}
-
-/// The status of a raw HTTP response (lets `is_404` stay generic over the SDK's response type).
-trait HasStatus {
-    fn status_code(&self) -> u16;
-}
-
-impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
-    fn status_code(&self) -> u16 {
-        self.status().as_u16()
-    }
+fn is_404<E>(err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool {
+    err.raw_response()
+        .is_some_and(|r| r.status().as_u16() == 404)
 }
