@@ -24,12 +24,14 @@ initdb refuses to run as root, so as root the server runs as the `postgres` user
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,6 +132,9 @@ def stop(directory, remove: bool = False) -> bool:
         _run(_as_pg_user([_bin("pg_ctl"), "-D", str(_data(directory)), "-m", "fast", "-w",
                           "-t", "60", "stop"]), "pg_ctl stop")
     if remove and directory.exists():
+        server = _server_dir(directory)
+        if server != directory:
+            shutil.rmtree(server, ignore_errors=True)
         shutil.rmtree(directory)
     return was_running
 
@@ -142,8 +147,16 @@ def status(directory) -> Cluster | None:
 
 # --- internals -------------------------------------------------------------------------------
 
+def _server_dir(directory: Path) -> Path:
+    """Where the server's own files (data dir, log) live: `directory`, or — when the postgres user
+    cannot reach it, as under a 0700 parent such as a home folder or a `mktemp -d` checkout — a
+    folder in the system temp dir that `directory/server` links to."""
+    link = directory / "server"
+    return link.resolve() if link.is_symlink() else directory
+
+
 def _data(directory: Path) -> Path:
-    return directory / "data"
+    return _server_dir(directory) / "data"
 
 
 def _bin(name: str) -> str:
@@ -180,11 +193,22 @@ def _prepare_dir(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     if not _is_root():
         return
+    if (directory / "server").is_symlink():
+        return
     shutil.chown(directory, USER, USER)
-    probe = subprocess.run(["runuser", "-u", USER, "--", "test", "-w", str(directory)])
-    if probe.returncode != 0:
-        raise ClusterError(f"the {USER} user cannot write {directory}: every parent folder must be "
-                           "traversable by it (pick a folder under /tmp, not a 0700 temp dir)")
+    if _reachable(directory):
+        return
+    spill = Path(tempfile.gettempdir()) / f"pgcluster-{hashlib.sha1(str(directory).encode()).hexdigest()[:16]}"
+    spill.mkdir(mode=0o755, exist_ok=True)
+    shutil.chown(spill, USER, USER)
+    if not _reachable(spill):
+        raise ClusterError(f"the {USER} user can reach neither {directory} nor {spill}")
+    (directory / "server").symlink_to(spill, target_is_directory=True)
+
+
+def _reachable(directory: Path) -> bool:
+    """Whether the postgres user can write `directory` (every parent must be traversable)."""
+    return subprocess.run(["runuser", "-u", USER, "--", "test", "-w", str(directory)]).returncode == 0
 
 
 def _initdb(directory: Path) -> None:
@@ -204,7 +228,7 @@ def _free_port() -> int:
 
 def _start_server(directory: Path) -> int:
     """pg_ctl start on a free port; retries when another process grabs the port first."""
-    log = directory / "postgres.log"
+    log = _server_dir(directory) / "postgres.log"
     last_error = ""
     for _ in range(3):
         port = _free_port()

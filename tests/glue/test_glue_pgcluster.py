@@ -73,3 +73,22 @@ def _live_processes_mentioning(text: str) -> list[int]:
             except OSError:
                 pass
     return found
+
+
+def test_a_folder_the_postgres_user_cannot_reach_still_hosts_a_cluster():
+    # A 0700 parent (a home folder, a `mktemp -d` checkout) shuts the postgres user out: the
+    # server's files go to a temp folder linked from the cluster folder, and leave with it.
+    parent = tempfile.mkdtemp(prefix="unload-test-pg-private-")
+    directory = Path(parent) / "pg"
+    try:
+        cluster = pgcluster.start(directory, rows=50, hot_rows=5, days=3)
+        with psycopg.connect(cluster.dsn) as conn:
+            assert conn.execute("SELECT count(*) FROM demo_master.orders").fetchone() == (50,)
+        server = (directory / "server").resolve()
+        assert server != directory and (server / "data" / "PG_VERSION").exists()
+        assert pgcluster.status(directory) is not None
+    finally:
+        pgcluster.stop(directory, remove=True)
+        os.rmdir(parent)
+    assert not server.exists()
+    assert not _live_processes_mentioning(str(server))
