@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import importlib.util
 import json
 import math
@@ -55,7 +56,7 @@ KNOWN_ARGS = frozenset({
     "prefixed_table_name", "snapshot_yn", "file_format", "write_mode", "s3path_datalake",
     "day_partition_key", "day_partition_value", "redshift_role_arn", "glue_connection",
     "execution_id", "source_kind", "allow_empty_source", "TempDir", "max_rows_per_file",
-    "JOB_RUN_ID",
+    "JOB_RUN_ID", "target_uri",
 })
 
 
@@ -153,12 +154,22 @@ def validate_date(value: str, what: str = "--day_partition_value") -> dt.date:
         raise UnloadError(f"{what} {_shown(value)} is not a real calendar date") from None
 
 
+def valid_bucket(bucket: str) -> bool:
+    """S3's naming rules for general purpose buckets, as the validate Lambda applies them."""
+    return (bool(_BUCKET.fullmatch(bucket))
+            and not any(pair in bucket for pair in ("..", ".-", "-."))
+            and not (bucket.count(".") == 3 and all(p.isdigit() and int(p) < 256 for p in bucket.split(".")))
+            and not bucket.startswith(("xn--", "sthree-"))
+            and not bucket.endswith(("-s3alias", "--ol-s3")))
+
+
 def validate_s3_uri(value: str, what: str) -> str:
-    """s3://bucket[/prefix] with a valid bucket name and plain prefix segments; no trailing slash."""
+    """s3://bucket[/prefix] with a valid bucket name and plain prefix segments; no trailing slash.
+    The same rule as the validate Lambda's: both suites read functions/unload-core/data/s3_uri_cases.json."""
     if not isinstance(value, str) or not value.startswith("s3://"):
         raise UnloadError(f"{what} {_shown(value)} must be an s3://bucket/prefix URI")
     bucket, _, prefix = value[len("s3://"):].partition("/")
-    if not _BUCKET.fullmatch(bucket) or ".." in bucket:
+    if not valid_bucket(bucket):
         raise UnloadError(f"{what} {_shown(value)} has an invalid bucket name")
     segments = prefix.rstrip("/").split("/") if prefix.rstrip("/") else []
     for segment in segments:
@@ -246,26 +257,47 @@ def build_plan(args: dict[str, str]) -> Plan:
     role = args.get("redshift_role_arn") or None
     if role is not None and not _ROLE_ARN.fullmatch(role):
         raise UnloadError(f"--redshift_role_arn {_shown(role)} is not an IAM role ARN")
+    if role is None and source_kind == "redshift":
+        # Without it the connector hands Redshift the job role's session credentials, which expire
+        # after an hour and may write the whole lake (AWS Glue guide, Redshift connections).
+        raise UnloadError("--redshift_role_arn is required for --source_kind redshift")
+    execution_id = (_text(args, "execution_id", required=False, max_len=2048)
+                    or _text(args, "JOB_RUN_ID", required=False) or "manual")
     temp_dir = args.get("TempDir") or None
     if temp_dir is not None:
-        temp_dir = validate_s3_uri(temp_dir, "--TempDir") + "/"
+        temp_dir = run_temp_dir(validate_s3_uri(temp_dir, "--TempDir"), schema, table,
+                                args.get("JOB_RUN_ID") or execution_id)
     elif source_kind == "redshift":
         raise UnloadError("--TempDir is required for --source_kind redshift (the connector UNLOADs through it)")
     if not args.get("s3path_datalake"):
         raise UnloadError("--s3path_datalake is required (s3://bucket/prefix)")
-    return Plan(
+    plan = Plan(
         schema=schema, table=table, scope=scope, partition_key=key, partition_value=value,
         file_format=_choice(args, "file_format", FORMATS),
         write_mode=_choice(args, "write_mode", WRITE_MODES),
         s3_path=validate_s3_uri(args["s3path_datalake"], "--s3path_datalake"),
         glue_connection=_text(args, "glue_connection", required=True),
         source_kind=source_kind,
-        execution_id=(_text(args, "execution_id", required=False, max_len=2048)
-                      or _text(args, "JOB_RUN_ID", required=False) or "manual"),
+        execution_id=execution_id,
         allow_empty_source=_choice(args, "allow_empty_source", ("true", "false"), default="false") == "true",
         redshift_role_arn=role, temp_dir=temp_dir,
         max_rows_per_file=_positive_int(args.get("max_rows_per_file"), "--max_rows_per_file"),
     )
+    expected = args.get("target_uri")
+    if expected is not None and expected != plan.target_uri:
+        # validate computed the target from the same request; a difference means the Rust and
+        # Python path rules drifted apart, and the run must not write somewhere unexpected.
+        raise UnloadError(f"--target_uri {_shown(expected)} differs from the target this job computes, "
+                          f"{_shown(plan.target_uri)}; refusing to write")
+    return plan
+
+
+def run_temp_dir(temp_root: str, schema: str, table: str, run_key: str) -> str:
+    """This run's own folder under --TempDir: the Redshift connector stages a full UNLOAD of the
+    data there and never deletes it, so each run gets a folder the job removes when it ends."""
+    tag = re.sub(r"[^A-Za-z0-9_-]", "", run_key)[-64:] if run_key.startswith("jr_") else \
+        "x" + hashlib.sha256(run_key.encode()).hexdigest()[:32]
+    return f"{temp_root}/{schema}.{table}/{tag}/"
 
 
 def _positive_int(value: str | None, what: str) -> int | None:
@@ -717,8 +749,21 @@ def main(argv: list[str], spark=None) -> dict:
     try:
         return unload(spark, plan, make_reader(spark, plan, glue_context), started_at)
     finally:
+        remove_temp_dir(spark, plan)
         if owned:
             spark.stop()
+
+
+def remove_temp_dir(spark, plan: Plan) -> None:
+    """Removes this run's temp folder, on success and on failure alike. Best effort: a failure here
+    is logged, never raised over the run's own outcome (the lifecycle rule the README gives for
+    the temp prefix is the backstop)."""
+    if plan.temp_dir is None:
+        return
+    try:
+        Store(spark).delete(io_location(plan.temp_dir))
+    except Exception as err:  # noqa: BLE001 (cleanup must not hide the run's result)
+        log(f"warning: could not remove the temp folder {plan.temp_dir}: {short_error(err)}")
 
 
 def _fail(err: UnloadError) -> None:

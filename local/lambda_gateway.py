@@ -1,4 +1,5 @@
-"""The Lambda Invoke API in front of `cargo lambda watch`, answering the way AWS Lambda does.
+"""The Lambda Invoke API in front of `cargo lambda watch`, answering the way AWS Lambda does, and
+failing the way AWS Lambda fails when a test asks it to.
 
 cargo lambda watch answers a function error with HTTP 500 and the error body; AWS answers 200
 with `X-Amz-Function-Error: Unhandled`, and Step Functions only maps the latter to the
@@ -11,9 +12,26 @@ kills a moto execution with an uncatchable States.Runtime. This gateway rewrites
     upstream unreachable      → 502, x-amzn-ErrorType: ServiceException (Step Functions retries it)
 
 Every answer carries x-amzn-RequestId. Runs as a thread of the process that owns the stack.
+
+Faults (`server.inject(function, *faults)`): the function's next invocations, one fault each, in
+order, answer as AWS answers when
+
+    "timeout"        the function ran (its side effects happened) past its timeout: Lambda kills it
+                     and answers Unhandled with errorType Sandbox.Timedout (newer runtimes; the
+                     Lambda troubleshooting guide) — Step Functions' Error is then Sandbox.Timedout
+    "timeout-early"  the same, but killed before it did anything
+    "crash"          the function ran and was then killed (out of memory, a runtime exit): Lambda
+                     answers Unhandled with only an errorMessage, which Step Functions reports as
+                     Lambda.Unknown ("Handle Lambda service exceptions")
+    "throttle"       Lambda refused the invocation: 429 TooManyRequestsException, nothing ran
+    "error:<Kind>"   the function failed at once with errorType <Kind>, nothing ran (e.g.
+                     "error:GlueRunNotFound", to fail an execution at a chosen step)
+
+`server.invocations` counts, per function, the invocations that reached the function.
 """
 from __future__ import annotations
 
+import collections
 import json
 import threading
 import urllib.error
@@ -21,27 +39,92 @@ import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+FAULTS = ("timeout", "timeout-early", "crash", "throttle")
+
+
+class GatewayServer(ThreadingHTTPServer):
+    """The HTTP server, plus the faults queued per function and the invocation counts."""
+
+    daemon_threads = True
+
+    def __init__(self, address, handler):
+        super().__init__(address, handler)
+        self._lock = threading.Lock()
+        self._faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self.invocations: collections.Counter = collections.Counter()
+
+    def inject(self, function: str, *faults: str) -> None:
+        """Queues faults for the function's next invocations (None lets one through)."""
+        for fault in faults:
+            if fault is not None and fault not in FAULTS and not fault.startswith("error:"):
+                raise ValueError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
+        with self._lock:
+            self._faults[function].extend(faults)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def next_fault(self, function: str) -> str | None:
+        with self._lock:
+            queue = self._faults.get(function)
+            return queue.popleft() if queue else None
+
+    def count(self, function: str) -> None:
+        with self._lock:
+            self.invocations[function] += 1
+
 
 class _Gateway(BaseHTTPRequestHandler):
     upstream = ""  # set per server class
+    server: GatewayServer
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        function = _function_name(self.path)
+        fault = self.server.next_fault(function)
+        if fault == "throttle":
+            self._api_error(429, "TooManyRequestsException", "Rate Exceeded.")
+            return
+        if fault and fault.startswith("error:"):
+            kind = fault.removeprefix("error:")
+            self._unhandled({"errorType": kind, "errorMessage": f"{kind} (injected by the local Lambda gateway)"})
+            return
+        if fault == "timeout-early":
+            self._unhandled({"errorType": "Sandbox.Timedout", "errorMessage": _timed_out()})
+            return
+        self.server.count(function)
+        answer = self._invoke(body)
+        if fault == "timeout":
+            self._unhandled({"errorType": "Sandbox.Timedout", "errorMessage": _timed_out()})
+        elif fault == "crash":
+            self._unhandled({"errorMessage": f"RequestId: {uuid.uuid4()} Error: Runtime exited with error: signal: killed"})
+        else:
+            answer()
+
+    def _invoke(self, body: bytes):
+        """Runs the function; returns how to answer with its result."""
         request = urllib.request.Request(self.upstream + self.path, data=body, method="POST",
                                          headers={"Content-Type": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=900) as resp:
-                self._answer(200, resp.read(), {"X-Amz-Executed-Version": "$LATEST"})
+                payload = resp.read()
+                return lambda: self._answer(200, payload, {"X-Amz-Executed-Version": "$LATEST"})
         except urllib.error.HTTPError as err:
             payload = err.read()
             if err.code >= 500 and _is_function_error(payload):
-                self._answer(200, payload, {"X-Amz-Function-Error": "Unhandled", "X-Amz-Executed-Version": "$LATEST"})
-            elif err.code == 404:
-                self._api_error(404, "ResourceNotFoundException", f"Function not found: {self.path}")
-            else:
-                self._api_error(err.code, "ServiceException", payload.decode(errors="replace")[:500])
+                return lambda: self._unhandled_raw(payload)
+            if err.code == 404:
+                return lambda: self._api_error(404, "ResourceNotFoundException", f"Function not found: {self.path}")
+            return lambda: self._api_error(err.code, "ServiceException", payload.decode(errors="replace")[:500])
         except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
-            self._api_error(502, "ServiceException", f"cargo lambda watch is unreachable: {err}")
+            return lambda: self._api_error(502, "ServiceException", f"cargo lambda watch is unreachable: {err}")
+
+    def _unhandled(self, error: dict) -> None:
+        self._unhandled_raw(json.dumps(error).encode())
+
+    def _unhandled_raw(self, payload: bytes) -> None:
+        self._answer(200, payload, {"X-Amz-Function-Error": "Unhandled", "X-Amz-Executed-Version": "$LATEST"})
 
     def _answer(self, status: int, body: bytes, headers: dict) -> None:
         self.send_response(status)
@@ -61,6 +144,17 @@ class _Gateway(BaseHTTPRequestHandler):
         pass
 
 
+def _function_name(path: str) -> str:
+    """`/2015-03-31/functions/<name or ARN>/invocations` → the function's name."""
+    parts = path.split("/")
+    name = parts[3] if len(parts) > 3 else ""
+    return urllib.request.unquote(name).rsplit(":", 1)[-1]
+
+
+def _timed_out() -> str:
+    return f"RequestId: {uuid.uuid4()} Error: Task timed out after 30.00 seconds"
+
+
 def _is_function_error(payload: bytes) -> bool:
     try:
         return "errorType" in json.loads(payload)
@@ -68,10 +162,9 @@ def _is_function_error(payload: bytes) -> bool:
         return False
 
 
-def start(upstream_port: int, port: int = 0) -> ThreadingHTTPServer:
+def start(upstream_port: int, port: int = 0) -> GatewayServer:
     """Serves on 127.0.0.1:<port> (0 = any free port) until `server.shutdown()`."""
     handler = type("Gateway", (_Gateway,), {"upstream": f"http://127.0.0.1:{upstream_port}"})
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
+    server = GatewayServer(("127.0.0.1", port), handler)
     threading.Thread(target=server.serve_forever, name="lambda-gateway", daemon=True).start()
     return server

@@ -54,3 +54,35 @@ def fast_engine() -> Iterator[None]:
         lambda_eval_utils, "boto_client_for", client_for
     ):
         yield
+
+
+def unknown_lambda_errors() -> Any:
+    """AWS Step Functions reports a Lambda function error that names no errorType (a timeout or an
+    out-of-memory kill on older runtimes: Lambda writes only errorMessage) as `Lambda.Unknown`
+    (Step Functions developer guide, "Handle Lambda service exceptions"); moto 5.2.5 calls it
+    `Exception`, which no Retry of ours would match. This renames it as AWS does."""
+    import json
+    from unittest import mock
+
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+        StateTaskServiceLambda,
+    )
+
+    original = StateTaskServiceLambda._from_error
+
+    def from_error(self: Any, env: Any, ex: Exception) -> Any:
+        if isinstance(ex, lambda_eval_utils.LambdaFunctionErrorException):
+            try:
+                named = "errorType" in json.loads(ex.payload)
+            except (ValueError, TypeError):
+                named = False
+            if not named:
+                failure = original(self, env, ex)
+                failure.error_name = CustomErrorName("Lambda.Unknown")
+                failure.event_details["taskFailedEventDetails"]["error"] = "Lambda.Unknown"
+                return failure
+        return original(self, env, ex)
+
+    return mock.patch.object(StateTaskServiceLambda, "_from_error", from_error)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """moto's server for the local stack, with what it lacks for our functions:
 
-- local/moto_patches.py: `$$.Execution.StartTime` as AWS's ISO string, cached JSONPath parsing;
+- local/moto_patches.py: `$$.Execution.StartTime` as AWS's ISO string, a function error without an
+  errorType named Lambda.Unknown as AWS names it, cached JSONPath parsing;
 - CloudWatch PutMetricData over the Smithy RPC v2 CBOR protocol, which the AWS SDK for Rust's
   CloudWatch client speaks and moto 5.2.5 does not (it answers 404): decoded here and handed to
   moto's own CloudWatch backend, so ListMetrics / GetMetricStatistics see the data.
@@ -18,7 +19,7 @@ from pathlib import Path
 import cbor2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from moto_patches import fast_engine, iso_start_time  # noqa: E402
+from moto_patches import fast_engine, iso_start_time, unknown_lambda_errors  # noqa: E402
 
 CBOR_PATH = "/service/GraniteServiceVersion20100801/operation/"
 ACCOUNT = "123456789012"  # moto's default account
@@ -80,7 +81,7 @@ def main(argv: list[str]) -> int:
     # moto logs a large stack trace on every Fail state; the execution history has the error.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     app = cloudwatch_cbor(DomainDispatcherApplication(create_backend_app))
-    with iso_start_time(), fast_engine():
+    with iso_start_time(), fast_engine(), unknown_lambda_errors():
         run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     return 0
 

@@ -42,6 +42,7 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "debug"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 CONNECTION = "local-warehouse"
+STACK_NAME = "local"  # the job name prefix and owner tag a deployed stack would use
 LAKE_BUCKET = "datalake"
 ARTIFACTS_BUCKET = "artifacts"
 SCRIPT_KEY = "glue-scripts/unload_table.py"
@@ -262,6 +263,11 @@ class Stack:
             "UNLOAD_DEFAULT_S3_PATH": f"s3://{LAKE_BUCKET}/lake",
             "UNLOAD_DEFAULT_GLUE_CONNECTION": CONNECTION,
             "UNLOAD_DEFAULT_DAY_PARTITION_KEY": "o_orderdate",
+            # What template.yaml gives validate: a stack's own job names and allowlists.
+            "UNLOAD_JOB_NAME_PREFIX": f"{STACK_NAME}_",
+            "UNLOAD_ALLOWED_S3_PATH": f"s3://{LAKE_BUCKET}/lake",
+            "UNLOAD_ALLOWED_GLUE_CONNECTIONS": CONNECTION,
+            "GLUE_JOB_TAGS": json.dumps({"redshift-unload:stack": STACK_NAME}),
             "GLUE_SCRIPT_LOCATION": f"s3://{ARTIFACTS_BUCKET}/{SCRIPT_KEY}",
             "GLUE_JOB_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/local-glue-job",
             "GLUE_TEMP_DIR": f"s3://{ARTIFACTS_BUCKET}/tmp",
@@ -384,7 +390,7 @@ def local_definition(asl: str) -> str:
     """The real ASL with local substitutions: bare function names (cargo lambda watch serves
     /functions/<binary name>/invocations) and a one-hour execution timeout."""
     try:
-        return substitute(asl, dict(FUNCTIONS, ExecutionTimeoutSeconds="3600"))
+        return substitute(asl, dict(FUNCTIONS, Partition="aws", ExecutionTimeoutSeconds="3600"))
     except KeyError as err:
         raise StackError(f"the ASL has a substitution the local stack does not fill: {err.args[0]}") from None
 

@@ -1,8 +1,9 @@
 //! The execution input `start` and `backfill` send, and the local check before sending it (pure).
 //!
 //! The check is the validate Lambda's own code (`unload_core::request::normalize`) with the same
-//! UNLOAD_* environment defaults. Three defaults usually live only on the Lambda
-//! (UNLOAD_DEFAULT_S3_PATH, UNLOAD_DEFAULT_GLUE_CONNECTION, UNLOAD_DEFAULT_DAY_PARTITION_KEY): when
+//! UNLOAD_* environment defaults. Four defaults usually live only on the Lambda
+//! (UNLOAD_DEFAULT_S3_PATH, UNLOAD_DEFAULT_GLUE_CONNECTION, UNLOAD_DEFAULT_DAY_PARTITION_KEY,
+//! UNLOAD_DEFAULT_REDSHIFT_ROLE_ARN): when
 //! neither the request nor the local environment gives one, the check stands in a valid
 //! placeholder, validates everything else, and leaves the value to the workflow (the input sent
 //! never carries the placeholder). If the workflow has no default either, its Validate state
@@ -97,7 +98,7 @@ pub fn check(
     let mut lenient = defaults.clone();
     let mut deferred = Vec::new();
     if !strict {
-        let slots: [(&str, &mut Option<String>, &'static str, &str); 3] = [
+        let slots: [(&str, &mut Option<String>, &'static str, &str); 4] = [
             (
                 "s3FilePath",
                 &mut lenient.s3_path,
@@ -115,6 +116,12 @@ pub fn check(
                 &mut lenient.day_partition_key,
                 env::DAY_PARTITION_KEY,
                 "unloadctl_placeholder",
+            ),
+            (
+                "RedshiftRoleArn",
+                &mut lenient.redshift_role_arn,
+                env::REDSHIFT_ROLE_ARN,
+                "arn:aws:iam::000000000000:role/unloadctl-placeholder",
             ),
         ];
         for (key, slot, var, placeholder) in slots {
@@ -192,7 +199,10 @@ mod tests {
         let checked = check(input, &RequestDefaults::default(), day("2026-11-25"), false).unwrap();
         assert_eq!(checked.table, "demo_master.orders");
         assert_eq!(checked.scope, Scope::Day(day("1998-07-21")));
-        assert_eq!(checked.deferred, vec![env::S3_PATH, env::GLUE_CONNECTION]);
+        assert_eq!(
+            checked.deferred,
+            vec![env::S3_PATH, env::GLUE_CONNECTION, env::REDSHIFT_ROLE_ARN]
+        );
         assert!(!checked.input_text().contains("placeholder"));
         assert_eq!(
             checked.input,

@@ -10,6 +10,10 @@ fn unloadctl(args: &[&str], stdin: Option<&str>) -> Output {
         .current_dir(root)
         .env("UNLOAD_DEFAULT_S3_PATH", "s3://lake-bucket/datalake")
         .env("UNLOAD_DEFAULT_GLUE_CONNECTION", "redshift-conn")
+        .env(
+            "UNLOAD_DEFAULT_REDSHIFT_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/redshift-unload",
+        )
         .env_remove("UNLOAD_DAY_OFFSET_DAYS")
         .env_remove("UNLOAD_DAY_TIME_ZONE")
         .stdin(Stdio::piped())

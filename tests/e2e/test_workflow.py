@@ -98,7 +98,7 @@ def test_a_bad_request_fails_at_validate_and_creates_no_job(stack):
     assert entered_states(stack, arn) == ["Prepare", "Validate", "ReportFailure", "Failed"]
     glue = stack.client("glue")
     with pytest.raises(glue.exceptions.EntityNotFoundException):
-        glue.get_job(JobName="demo_master.typo_table_ExtractToDataLake")
+        glue.get_job(JobName="local_demo_master.typo_table_ExtractToDataLake")
 
 
 def test_two_executions_for_one_table_queue_and_both_succeed(stack):

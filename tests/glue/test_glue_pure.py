@@ -76,7 +76,10 @@ def test_full_run_without_key_and_with_key():
     ({"glue_connection": None}, "--glue_connection is required"),
     ({"glue_connection": "bad\nname"}, "--glue_connection .* printable"),
     ({"source_kind": "mysql"}, "--source_kind 'mysql' must be one of redshift|postgresql"),
-    ({"source_kind": "redshift"}, "--TempDir is required for --source_kind redshift"),
+    ({"source_kind": "redshift", "redshift_role_arn": "arn:aws:iam::123456789012:role/R"},
+     "--TempDir is required for --source_kind redshift"),
+    ({"source_kind": "redshift", "TempDir": "s3://tmp-bucket/t"}, "--redshift_role_arn is required for --source_kind redshift"),
+    ({"target_uri": "s3://lake/dl/demo_master/parquet/orders/"}, "--target_uri .* differs from the target this job computes"),
     ({"allow_empty_source": "maybe"}, "--allow_empty_source 'maybe' must be one of true|false"),
     ({"redshift_role_arn": "arn:aws:iam::123:role/x"}, "is not an IAM role ARN"),
     ({"max_rows_per_file": "0"}, "--max_rows_per_file '0' must be a positive integer"),
@@ -88,10 +91,21 @@ def test_invalid_arguments_are_refused(overrides, message):
 
 
 def test_redshift_run_needs_and_normalizes_temp_dir_and_role():
-    plan = plan_from(source_kind="redshift", TempDir="s3://aws-glue-assets-123456789012-us-east-1/temporary",
-                     redshift_role_arn="arn:aws:iam::123456789012:role/service-role/RedshiftUnload")
-    assert plan.temp_dir == "s3://aws-glue-assets-123456789012-us-east-1/temporary/"
+    plan = plan_from(source_kind="redshift", TempDir="s3://aws-glue-assets-123456789012-us-east-1/temporary/",
+                     redshift_role_arn="arn:aws:iam::123456789012:role/service-role/RedshiftUnload",
+                     JOB_RUN_ID="jr_0a1b")
+    # Each run stages under its own folder, which it removes when it ends.
+    assert plan.temp_dir == "s3://aws-glue-assets-123456789012-us-east-1/temporary/demo_master.orders/jr_0a1b/"
     assert plan.redshift_role_arn == "arn:aws:iam::123456789012:role/service-role/RedshiftUnload"
+    other = plan_from(source_kind="redshift", TempDir="s3://tmp-bucket/t", redshift_role_arn=plan.redshift_role_arn,
+                      execution_id="arn:aws:states:us-east-1:123456789012:execution:unload:other")
+    assert other.temp_dir.startswith("s3://tmp-bucket/t/demo_master.orders/x") and other.temp_dir != plan.temp_dir
+    assert validate_s3_uri(other.temp_dir, "--TempDir") + "/" == other.temp_dir
+
+
+def test_the_target_validate_computed_is_accepted():
+    plan = plan_from(target_uri="s3://lake/dl/demo_master/parquet/orders/o_orderdate_key=1998-07-21/")
+    assert plan.target_uri == "s3://lake/dl/demo_master/parquet/orders/o_orderdate_key=1998-07-21/"
 
 
 def test_execution_id_falls_back_to_the_glue_run_id_then_manual():
@@ -159,6 +173,20 @@ def test_s3_uris_are_normalized(value, expected):
     "s3://bucket..x/y", "/local/path",
 ])
 def test_bad_s3_uris_are_refused(value):
+    with pytest.raises(UnloadError):
+        validate_s3_uri(value, "--s3path_datalake")
+
+
+S3_CASES = json.loads((ROOT / "functions" / "unload-core" / "data" / "s3_uri_cases.json").read_text())
+
+
+@pytest.mark.parametrize("value, expected", sorted(S3_CASES["accepted"].items()))
+def test_s3_uris_the_validate_lambda_accepts_are_accepted_alike(value, expected):
+    assert validate_s3_uri(value, "--s3path_datalake") == expected
+
+
+@pytest.mark.parametrize("value", S3_CASES["refused"])
+def test_s3_uris_the_validate_lambda_refuses_are_refused_alike(value):
     with pytest.raises(UnloadError):
         validate_s3_uri(value, "--s3path_datalake")
 
@@ -290,12 +318,11 @@ def test_jdbc_options_carry_the_query_and_a_fetch_size():
 
 def test_redshift_connector_options_use_the_glue_connection_and_temp_dir():
     plan = plan_from(source_kind="redshift", TempDir="s3://tmp-bucket/unload",
-                     redshift_role_arn="arn:aws:iam::123456789012:role/RedshiftUnload")
+                     redshift_role_arn="arn:aws:iam::123456789012:role/RedshiftUnload", JOB_RUN_ID="jr_1")
     assert redshift_read_options(plan, "SELECT 1") == {
-        "sampleQuery": "SELECT 1", "redshiftTmpDir": "s3://tmp-bucket/unload/", "useConnectionProperties": "true",
+        "sampleQuery": "SELECT 1", "redshiftTmpDir": "s3://tmp-bucket/unload/demo_master.orders/jr_1/",
+        "useConnectionProperties": "true",
         "connectionName": "tpc-rs", "aws_iam_role": "arn:aws:iam::123456789012:role/RedshiftUnload"}
-    no_role = plan_from(source_kind="redshift", TempDir="s3://tmp-bucket/unload")
-    assert "aws_iam_role" not in redshift_read_options(no_role, "SELECT 1")
     assert not any("password" in key.lower() for key in redshift_read_options(plan, "SELECT 1"))
 
 

@@ -367,7 +367,7 @@ def test_redshift_source_outside_glue_is_refused_before_touching_anything(lake, 
         unload_table.open_session(unload_table.build_plan(unload_table.parse_args(
             ["--prefixed_table_name", "a.b", "--snapshot_yn", "n", "--file_format", "parquet",
              "--write_mode", "overwrite", "--s3path_datalake", LAKE, "--glue_connection", "c",
-             "--TempDir", "s3://tmp-bucket/t"])))
+             "--TempDir", "s3://tmp-bucket/t", "--redshift_role_arn", "arn:aws:iam::123456789012:role/R"])))
     assert not any(lake.root.iterdir())
 
 
@@ -375,6 +375,24 @@ def test_on_glue_the_job_reads_through_the_redshift_connector(lake, pg, monkeypa
     """A stand-in awsglue records what the job asks Glue's Redshift connector for, and answers
     from PostgreSQL: the options must carry the query, the temp dir, the connection and the role,
     never a credential."""
+    calls = fake_redshift_connector(lake, pg, monkeypatch)
+    role = "arn:aws:iam::123456789012:role/RedshiftUnload"
+
+    manifest = lake.run(source_kind="redshift", TempDir="s3://tmp-bucket/temporary", redshift_role_arn=role,
+                        JOB_RUN_ID="jr_glue1")
+
+    plan = unload_table.build_plan(unload_table.parse_args(job_args()))
+    common = {"redshiftTmpDir": "s3://tmp-bucket/temporary/demo_master.orders/jr_glue1/",
+              "useConnectionProperties": "true", "connectionName": "tpc-rs", "aws_iam_role": role}
+    assert calls == [("redshift", {"sampleQuery": unload_table.count_query(plan), **common}),
+                     ("redshift", {"sampleQuery": unload_table.select_query(plan), **common})]
+    assert manifest["rows"] == manifest["source_rows"] == HOT_ROWS
+
+
+def fake_redshift_connector(lake, pg, monkeypatch, fail_on: str | None = None) -> list:
+    """Installs a stand-in awsglue whose Redshift connector stages an UNLOAD file in the run's temp
+    folder (as the real one does, and never deletes), then answers from PostgreSQL, or raises for
+    a query containing `fail_on`. Returns the list of (connection_type, options) it was asked for."""
     calls = []
 
     class FakeGlueContext:
@@ -383,6 +401,11 @@ def test_on_glue_the_job_reads_through_the_redshift_connector(lake, pg, monkeypa
 
         def from_options(self, connection_type, connection_options):
             calls.append((connection_type, dict(connection_options)))
+            staged = lake.local(connection_options["redshiftTmpDir"]) / f"unload_{len(calls)}_part_00"
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            staged.write_bytes(b"staged rows")
+            if fail_on and fail_on in connection_options["sampleQuery"]:
+                raise RuntimeError("the cluster went away")
             df = lake._spark.read.format("jdbc").options(**unload_table.jdbc_read_options(
                 pg.connection(), connection_options["sampleQuery"])).load()
             return types.SimpleNamespace(toDF=lambda: df)
@@ -394,16 +417,25 @@ def test_on_glue_the_job_reads_through_the_redshift_connector(lake, pg, monkeypa
     monkeypatch.setitem(sys.modules, "awsglue.context", awsglue.context)
     for name in ("UNLOAD_LOCAL_JDBC_URL", "UNLOAD_LOCAL_JDBC_USER", "UNLOAD_LOCAL_JDBC_PASSWORD"):
         monkeypatch.delenv(name)  # on Glue the credentials live in the Glue connection only
-    role = "arn:aws:iam::123456789012:role/RedshiftUnload"
+    return calls
 
-    manifest = lake.run(source_kind="redshift", TempDir="s3://tmp-bucket/temporary", redshift_role_arn=role)
 
-    plan = unload_table.build_plan(unload_table.parse_args(job_args()))
-    common = {"redshiftTmpDir": "s3://tmp-bucket/temporary/", "useConnectionProperties": "true",
-              "connectionName": "tpc-rs", "aws_iam_role": role}
-    assert calls == [("redshift", {"sampleQuery": unload_table.count_query(plan), **common}),
-                     ("redshift", {"sampleQuery": unload_table.select_query(plan), **common})]
-    assert manifest["rows"] == manifest["source_rows"] == HOT_ROWS
+@pytest.mark.parametrize("fails", [False, True])
+def test_the_runs_temp_folder_is_removed_on_success_and_on_failure(lake, pg, monkeypatch, fails):
+    calls = fake_redshift_connector(lake, pg, monkeypatch, fail_on="SELECT" if fails else None)
+    run = lambda: lake.run(source_kind="redshift", TempDir="s3://tmp-bucket/temporary",  # noqa: E731
+                           redshift_role_arn="arn:aws:iam::123456789012:role/R", JOB_RUN_ID="jr_tmp")
+    sibling = lake.local("s3://tmp-bucket/temporary/demo_master.orders/jr_other_run/") / "keep"
+    sibling.parent.mkdir(parents=True)
+    sibling.write_bytes(b"another run's staging")
+    if fails:
+        with pytest.raises(UnloadError, match="the cluster went away"):
+            run()
+    else:
+        run()
+    assert calls, "the connector was used"
+    assert not lake.local("s3://tmp-bucket/temporary/demo_master.orders/jr_tmp/").exists()
+    assert sibling.read_bytes() == b"another run's staging", "only this run's folder goes"
 
 
 def test_the_error_line_is_printed_locally_and_raised_on_glue(monkeypatch, capsys):

@@ -92,6 +92,8 @@ def report_of(state: dict) -> dict:
         "duration_seconds": float(run["elapsed_seconds"]) if run else None,
         "run_id": run.get("id"),
         "error_type": state["error"]["Error"] if failed else None,
+        "cause": state["error"]["Cause"] if failed else None,
+        "stopped_run": None,
         "metrics_published": 2 if failed else 10,
     }
 

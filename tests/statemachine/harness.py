@@ -36,7 +36,7 @@ from urllib.parse import unquote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "local"))
 from asl import asl_text, placeholders, substitute  # noqa: E402,F401 (re-exported for the tests)
-from moto_patches import fast_engine, iso_start_time  # noqa: E402
+from moto_patches import fast_engine, iso_start_time, unknown_lambda_errors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_PATH = ROOT / "docs" / "CONTRACT.md"
@@ -52,6 +52,7 @@ LOCAL_SUBSTITUTIONS = {
     "StartRunFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:start-run",
     "CheckStatusFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:check-status",
     "ReportFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:report",
+    "Partition": "aws",
     "ExecutionTimeoutSeconds": "16200",
 }
 
@@ -83,6 +84,26 @@ def function_error(error_type: str, message: str = "") -> Reply:
     return Reply(
         200,
         {"errorType": error_type, "errorMessage": message or f"{error_type} (stub)"},
+        {"X-Amz-Function-Error": "Unhandled"},
+    )
+
+
+def timed_out() -> Reply:
+    """Lambda killed the function at its timeout: Unhandled, errorType Sandbox.Timedout (newer
+    runtimes), which Step Functions passes on as the Error."""
+    return Reply(
+        200,
+        {"errorType": "Sandbox.Timedout", "errorMessage": "RequestId: 1 Error: Task timed out after 30.00 seconds"},
+        {"X-Amz-Function-Error": "Unhandled"},
+    )
+
+
+def crashed() -> Reply:
+    """Lambda killed the function (out of memory, runtime exit): Unhandled with no errorType, which
+    Step Functions reports as Lambda.Unknown ("Handle Lambda service exceptions")."""
+    return Reply(
+        200,
+        {"errorMessage": "RequestId: 1 Error: Runtime exited with error: signal: killed"},
         {"X-Amz-Function-Error": "Unhandled"},
     )
 
@@ -301,6 +322,7 @@ class Machine:
                 os.environ[k] = v
             self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
             self._stack.enter_context(fast_engine())
+            self._stack.enter_context(unknown_lambda_errors())
             self.sfn = boto3.client("stepfunctions", region_name=REGION)
             self.arn = self.sfn.create_state_machine(
                 name="unload",

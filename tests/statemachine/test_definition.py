@@ -12,12 +12,16 @@ import pytest
 
 from harness import CONTRACT_PATH, LOCAL_SUBSTITUTIONS, asl_text, contract_fields, local_definition, placeholders
 
+# "Handle Lambda service exceptions" (Step Functions developer guide): the recommended set, plus
+# throttling; and what a function that timed out or crashed surfaces as.
 LAMBDA_SERVICE_ERRORS = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
+    "Lambda.ClientExecutionTimeoutException",
     "Lambda.TooManyRequestsException",
 ]
+FUNCTION_DIED = ["Lambda.Unknown", "Sandbox.Timedout"]
 FUNCTION_ARN_PLACEHOLDER = {
     "validate": "ValidateFunctionArn",
     "ensure-job": "EnsureJobFunctionArn",
@@ -78,6 +82,7 @@ def test_task_calls_the_function_with_the_payload_and_result_path_of_the_table(n
     task = STATES[name]
     assert task["Type"] == "Task"
     assert task["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert raw_states()[name]["Resource"] == "arn:${Partition}:states:::lambda:invoke"
     assert raw_states()[name]["Parameters"]["FunctionName"] == "${%s}" % FUNCTION_ARN_PLACEHOLDER[function]
     assert task["Parameters"] == {"FunctionName": LOCAL_SUBSTITUTIONS[FUNCTION_ARN_PLACEHOLDER[function]],
                                   "Payload.$": ticked(payload)}
@@ -100,13 +105,18 @@ def test_wait_choice_and_fail_follow_the_table():
     choice = STATES["RunFinished?"]
     routes = {c["StringEquals"]: c["Next"] for c in choice["Choices"]}
     assert all(c["Variable"] == "$.run.outcome" for c in choice["Choices"])
-    assert routes == {"succeeded": "ReportSuccess", "failed": "RecordGlueFailure"}
-    assert choice["Default"] == "WaitForRun"
+    assert routes == {"running": "WaitForRun", "succeeded": "ReportSuccess", "failed": "RecordGlueFailure"}
+    assert choice["Default"] == "RecordUnknownOutcome"
+    unknown = STATES["RecordUnknownOutcome"]
+    assert unknown["Parameters"]["Error"] == "UnknownRunOutcome"
+    assert (unknown["ResultPath"], unknown["Next"]) == ("$.error", "ReportFailure")
     record = STATES["RecordGlueFailure"]
     assert record["Parameters"] == {"Error.$": "$.run.failure.Error", "Cause.$": "$.run.failure.Cause"}
     assert (record["ResultPath"], record["Next"]) == ("$.error", "ReportFailure")
     fail = STATES["Failed"]
-    assert (fail["Type"], fail["ErrorPath"], fail["CausePath"]) == ("Fail", "$.error.Error", "$.error.Cause")
+    assert (fail["Type"], fail["ErrorPath"], fail["CausePath"]) == ("Fail", "$.error.Error", "$.report.cause")
+    bare = STATES["FailedReportIncomplete"]
+    assert (bare["Type"], bare["ErrorPath"], bare["CausePath"]) == ("Fail", "$.error.Error", "$.error.Cause")
     assert STATES["Succeeded"]["Type"] == "Succeed"
 
 
@@ -194,7 +204,7 @@ def function_of(task_name: str) -> str:
 
 def test_error_kinds_table_is_read():
     policy = retry_policy()
-    assert len(policy) == 13 and policy["InvalidRequest"] == "never"
+    assert len(policy) == 16 and policy["InvalidRequest"] == "never"
     assert raisers()["ConcurrentRunsExceeded"] == {"start-run"}
     assert raisers()["StorageError"] == {"ensure-job", "report"}
 
@@ -207,10 +217,19 @@ def test_every_task_retries_lambda_service_errors_first(name):
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))
+def test_every_task_retries_a_timed_out_or_crashed_function_a_bounded_number_of_times(name):
+    # Every task is safe to repeat (docs/CONTRACT.md, "Error kinds"); the bound keeps a function
+    # that always times out from looping.
+    died = TASKS[name]["Retry"][1]
+    assert died["ErrorEquals"] == FUNCTION_DIED
+    assert 1 <= died["MaxAttempts"] <= 3
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
 def test_every_task_retries_exactly_its_retryable_kinds_as_the_contract_says(name):
     policy, raised = retry_policy(), raisers()
-    retriers = {e: r for r in TASKS[name]["Retry"][1:] for e in r["ErrorEquals"]}
-    for r in TASKS[name]["Retry"][1:]:
+    retriers = {e: r for r in TASKS[name]["Retry"][2:] for e in r["ErrorEquals"]}
+    for r in TASKS[name]["Retry"][2:]:
         assert len(r["ErrorEquals"]) == 1, "one kind per retrier: each keeps its own attempt count"
     wanted = {k for k, p in policy.items() if p.startswith("yes") and function_of(name) in raised[k]}
     assert set(retriers) == wanted
@@ -237,6 +256,6 @@ def test_every_task_catches_everything_into_the_failure_report(name):
     (catch,) = TASKS[name]["Catch"]
     assert catch["ErrorEquals"] == ["States.ALL"]
     if name == "ReportFailure":
-        assert (catch["Next"], catch["ResultPath"]) == ("Failed", "$.report_error")
+        assert (catch["Next"], catch["ResultPath"]) == ("FailedReportIncomplete", "$.report_error")
     else:
         assert (catch["Next"], catch["ResultPath"]) == ("ReportFailure", "$.error")

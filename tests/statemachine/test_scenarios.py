@@ -12,7 +12,7 @@ import pytest
 
 import fakes
 from fakes import REQUEST_INPUT, failing, glue_run, happy, normalized_request, sequence
-from harness import function_error, ok, service_error, throttled
+from harness import crashed, function_error, ok, service_error, throttled, timed_out
 
 HEAD = ["Prepare", "Validate", "EnsureJob", "StartRun"]
 POLL = ["WaitForRun", "CheckStatus", "RunFinished?"]
@@ -217,7 +217,7 @@ def test_report_failing_after_a_glue_failure_still_fails_with_the_glue_error(mac
 
     # The execution's error is still what went wrong first, not the report's trouble.
     assert (ex.status, ex.error, ex.cause) == ("FAILED", "GlueRunFailed", "disk full")
-    assert ex.path == HEAD + POLL + ["RecordGlueFailure", "ReportFailure", "Failed"]
+    assert ex.path == HEAD + POLL + ["RecordGlueFailure", "ReportFailure", "FailedReportIncomplete"]
     reports = ex.payloads("report")
     assert len(reports) == 4  # MetricsPublishFailed: 3 retries
     assert all(r["error"] == {"Error": "GlueRunFailed", "Cause": "disk full"} for r in reports)
@@ -244,8 +244,70 @@ def test_report_failing_twice_keeps_both_errors(machine):
     ex = machine.run(happy(report=failing("ManifestInvalid", "execution_id differs")), REQUEST_INPUT)
 
     assert (ex.status, ex.error) == ("FAILED", "ManifestInvalid")
-    assert ex.path == HEAD + POLL + ["ReportSuccess", "ReportFailure", "Failed"]
+    assert ex.path == HEAD + POLL + ["ReportSuccess", "ReportFailure", "FailedReportIncomplete"]
     assert len(ex.calls_to("report")) == 2
+
+
+# ------------------------------------------------------------------ a function that times out or crashes
+
+
+@pytest.mark.parametrize("died,error", [(timed_out, "Sandbox.Timedout"), (crashed, "Lambda.Unknown")])
+@pytest.mark.parametrize("function", ["validate", "ensure-job", "start-run", "check-status", "report"])
+def test_a_function_that_timed_out_or_crashed_once_is_run_again(machine, function, died, error):
+    handlers = happy()
+    handlers[function] = sequence(died(), handlers[function])
+    ex = machine.run(handlers, REQUEST_INPUT)
+
+    assert ex.status == "SUCCEEDED", (ex.error, ex.cause)
+    assert ex.path == HAPPY_PATH
+    assert len(ex.calls_to(function)) == 2
+    failed = [e["taskFailedEventDetails"]["error"] for e in ex.events if e["type"] == "TaskFailed"]
+    assert failed == [error]
+
+
+def test_a_function_that_always_times_out_gives_up_after_two_retries(machine):
+    ex = machine.run(happy(**{"check-status": lambda s, n: timed_out()}), REQUEST_INPUT)
+
+    assert (ex.status, ex.error) == ("FAILED", "Sandbox.Timedout")
+    assert len(ex.calls_to("check-status")) == 3
+    assert ex.path == HEAD + ["WaitForRun", "CheckStatus", "ReportFailure", "Failed"]
+
+
+def test_report_out_of_time_is_retried_and_an_uncertain_publish_is_not(machine):
+    def report(state, n):
+        return function_error("ReportOutOfTime", "3 ms left") if n == 1 else ok(fakes.report_of(state))
+
+    ex = machine.run(happy(report=report), REQUEST_INPUT)
+    assert ex.status == "SUCCEEDED" and len(ex.calls_to("report")) == 2
+
+    uncertain = failing("MetricsPublishUncertain", "PutMetricData: no answer")
+    ex = machine.run(happy(report=uncertain), REQUEST_INPUT)
+    assert (ex.status, ex.error) == ("FAILED", "MetricsPublishUncertain")
+    assert len(ex.calls_to("report")) == 2  # ReportSuccess once, ReportFailure once: never repeated
+
+
+def test_an_unknown_outcome_fails_loudly_instead_of_polling(machine):
+    def check_status(state, n):
+        return ok(dict(fakes.run_status(polls=n), outcome="paused"))
+
+    ex = machine.run(happy(**{"check-status": check_status}), REQUEST_INPUT)
+
+    assert (ex.status, ex.error) == ("FAILED", "UnknownRunOutcome")
+    assert "paused" in ex.cause and "jr_0123456789abcdef" in ex.cause
+    assert ex.path == HEAD + POLL + ["RecordUnknownOutcome", "ReportFailure", "Failed"]
+    assert len(ex.calls_to("check-status")) == 1
+
+
+def test_the_cause_is_the_one_report_returns(machine):
+    def report(state, n):
+        body = fakes.report_of(state)
+        if "error" in state:
+            body.update(cause="boom; the Glue run jr_1 was still going and has been asked to stop", stopped_run="jr_1")
+        return ok(body)
+
+    ex = machine.run(happy(**{"check-status": failing("GlueApiError", "boom")}, report=report), REQUEST_INPUT)
+    assert (ex.status, ex.error) == ("FAILED", "GlueApiError")
+    assert ex.cause == "boom; the Glue run jr_1 was still going and has been asked to stop"
 
 
 # ------------------------------------------------------------------ a long run

@@ -4,7 +4,7 @@
 use unload_core::aws::glue::{self, Created};
 use unload_core::aws::s3;
 use unload_core::contract::{JobAction, JobRef, State};
-use unload_core::job_spec::{JobDefinition, JobSettings};
+use unload_core::job_spec::{JobDefinition, JobSettings, OWNER_TAG};
 use unload_core::{Result, UnloadError};
 
 pub struct Clients {
@@ -63,6 +63,7 @@ async fn ensure(
             }
         },
     };
+    check_owner(client, name, settings).await?;
     let drift = desired.differences(&stored);
     if drift.is_empty() {
         return Ok(JobAction::Unchanged);
@@ -70,6 +71,32 @@ async fn ensure(
     tracing::info!(job = name, fields = ?drift, "the stored job differs; updating it with the full definition");
     glue::update_job(client, name, desired).await?;
     Ok(JobAction::Updated)
+}
+
+/// Refuses a stored job that this stack's owner tag does not claim: another stack in the account
+/// (or a person) made it, and an UpdateJob would silently take it over.
+async fn check_owner(
+    client: &aws_sdk_glue::Client,
+    name: &str,
+    settings: &JobSettings,
+) -> Result<()> {
+    let (Some(prefix), Some(owner)) = (&settings.job_arn_prefix, settings.owner()) else {
+        return Ok(());
+    };
+    let tags = glue::job_tags(client, &format!("{prefix}{name}"))
+        .await?
+        .unwrap_or_default();
+    match tags.get(OWNER_TAG) {
+        Some(tag) if tag == owner => Ok(()),
+        found => Err(UnloadError::JobOwnedElsewhere(format!(
+            "Glue job {name} exists but {}, not {OWNER_TAG}={owner}: it belongs to another stack \
+             or was made by hand, and ensure-job will not change it; delete or rename it, or tag it",
+            match found {
+                Some(tag) => format!("is tagged {OWNER_TAG}={tag}"),
+                None => format!("has no {OWNER_TAG} tag"),
+            }
+        ))),
+    }
 }
 
 #[cfg(test)]

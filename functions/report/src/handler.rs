@@ -3,23 +3,35 @@
 //! and never fails for lack of a part of the state.
 
 use serde_json::Value;
-use unload_core::aws::{cloudwatch, s3};
+use std::time::{Duration, Instant};
+use unload_core::aws::{cloudwatch, glue, s3};
 use unload_core::checks;
 use unload_core::contract::{Outcome, Report, ReportOutcome, State, TaskError};
 use unload_core::manifest::{self, Manifest};
 use unload_core::metrics::{self, Measurement};
+use unload_core::run_state::outcome_of;
 use unload_core::{Result, UnloadError};
+
+/// Time report must still have before it publishes: PutMetricData may take PUBLISH_TIMEOUT, and
+/// the function must return before its Lambda timeout after it has published. So a timeout
+/// (Lambda.Unknown / Sandbox.Timedout) can only strike before the metrics are sent, and the state
+/// machine's retry of it never counts an unload twice.
+pub const PUBLISH_BUDGET: Duration = Duration::from_secs(10);
 
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
+    /// From `cloudwatch::publisher_client`: one try per call, bounded in time.
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub glue: aws_sdk_glue::Client,
 }
 
+/// `deadline` is when the Lambda runtime ends this invocation (its context's deadline).
 pub async fn handle(
     event: Value,
     clients: &Clients,
     namespace: &str,
     now_secs: i64,
+    deadline: Instant,
 ) -> Result<Report> {
     let state = lenient_state(event);
     let succeeded = state.error.is_none()
@@ -31,6 +43,11 @@ pub async fn handle(
         Some(read_manifest(&state, clients).await?)
     } else {
         None
+    };
+    let stopped_run = if succeeded {
+        None
+    } else {
+        stop_unfinished_run(&state, &clients.glue).await
     };
     let table = table_of(&state);
     let run = state.run.as_ref();
@@ -44,6 +61,8 @@ pub async fn handle(
         duration_seconds: run.map(|r| if r.execution_seconds > 0 { r.execution_seconds } else { r.elapsed_seconds } as f64),
         run_id: run.map(|r| r.id.clone()),
         error_type: (!succeeded).then(|| error_type(&state)),
+        cause: (!succeeded).then(|| failure_cause(&state, stopped_run.as_deref())),
+        stopped_run,
         metrics_published: 0,
     };
     let data = metrics::datums(
@@ -57,6 +76,15 @@ pub async fn handle(
         now_secs,
     );
     let published = u32::try_from(data.len()).unwrap_or(u32::MAX);
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left < PUBLISH_BUDGET {
+        return Err(UnloadError::ReportOutOfTime(format!(
+            "only {} ms of this invocation were left, fewer than the {} s publishing needs; \
+             nothing was published, so the state machine's retry is safe",
+            left.as_millis(),
+            PUBLISH_BUDGET.as_secs()
+        )));
+    }
     cloudwatch::put_metrics(&clients.cloudwatch, namespace, data).await?;
     let report = Report {
         metrics_published: published,
@@ -67,6 +95,57 @@ pub async fn handle(
         bytes = ?report.bytes, error_type = ?report.error_type, cause = %cause_message(&state), "unload reported"
     );
     Ok(report)
+}
+
+/// On the failure path: a Glue run last seen running may still be writing (CheckStatus ran out of
+/// retries, or the report of a success failed before it). Ask Glue to stop it, best effort, so
+/// nothing runs on unobserved behind a failed execution. Returns the id of a run asked to stop.
+async fn stop_unfinished_run(state: &State, glue_client: &aws_sdk_glue::Client) -> Option<String> {
+    let run = state
+        .run
+        .as_ref()
+        .filter(|r| r.outcome == Outcome::Running)?;
+    let job = state.job.as_ref()?;
+    let live = match glue::get_job_run(glue_client, &job.name, &run.id).await {
+        Ok(live) => live,
+        Err(err) => {
+            tracing::warn!(run = %run.id, error = %err, "cannot read the Glue run to stop it");
+            return None;
+        }
+    };
+    if outcome_of(&live.state) != Outcome::Running {
+        return None;
+    }
+    match glue::stop_run(glue_client, &job.name, &run.id).await {
+        Ok(true) => {
+            tracing::warn!(job = %job.name, run = %run.id, state = %live.state, "the execution failed with its Glue run still going: asked Glue to stop it");
+            Some(run.id.clone())
+        }
+        Ok(false) => None,
+        Err(err) => {
+            tracing::warn!(run = %run.id, error = %err, "could not stop the Glue run");
+            None
+        }
+    }
+}
+
+/// The Cause the execution fails with: the error's own, plus a word on a run that was stopped.
+fn failure_cause(state: &State, stopped_run: Option<&str>) -> String {
+    let original = match (
+        &state.error,
+        state.run.as_ref().and_then(|r| r.failure.as_ref()),
+    ) {
+        (Some(e), _) => e.cause.clone(),
+        (None, Some(f)) => f.cause.clone(),
+        (None, None) => String::new(),
+    };
+    match stopped_run {
+        None => original,
+        Some(run) => format!(
+            "{}; the Glue run {run} was still going and has been asked to stop (BatchStopJobRun)",
+            cause_message(state)
+        ),
+    }
 }
 
 /// The state, or — if even that cannot be read — its input and an InvalidState error to report.

@@ -157,9 +157,12 @@ impl S3Location {
     }
 }
 
-/// Characters allowed in a key segment: S3's "safe characters" plus '=' for Hive folders.
+/// Characters allowed in a key segment: ASCII letters, digits and `.` `_` `-` (S3's "safe
+/// characters" without `!*'()`, which Hive partition paths and Hadoop paths would need quoted),
+/// plus `=` for Hive folders. The Glue script applies the same rule; both suites read the cases
+/// in data/s3_uri_cases.json.
 fn safe_key_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!-_.*'()=".contains(c)
+    c.is_ascii_alphanumeric() || "-_.=".contains(c)
 }
 
 /// `s3://bucket[/prefix][/]`. A trailing slash is accepted and dropped; an empty, `.` or `..`
@@ -189,7 +192,7 @@ pub fn s3_location(field: &str, value: &str) -> Result<S3Location> {
                 return Err(invalid(
                     field,
                     format!(
-                        "{} contains {bad:?}; path segments may use ASCII letters, digits and !-_.*'()=",
+                        "{} contains {bad:?}; path segments may use ASCII letters, digits and . _ = -",
                         shown(value)
                     ),
                 ));
@@ -289,34 +292,111 @@ pub fn connection_name(field: &str, value: &str) -> Result<String> {
     Ok(value.to_string())
 }
 
-/// A JDBC URL is accepted for compatibility but must carry no credentials. The URL itself is
-/// never echoed: it may contain a password.
+/// Parameters a compatibility JdbcUrl may carry: none of them can hold a secret.
+pub const JDBC_PARAMETERS: [&str; 3] = ["user", "ssl", "sslmode"];
+
+/// A JDBC URL is accepted for compatibility only in its plain form,
+/// `jdbc:redshift://<host>:<port>/<database>` (or `jdbc:postgresql://` for the local stand-in),
+/// with no user info and no parameters but the non-secret JDBC_PARAMETERS (the original sample's
+/// URLs carried `?user=...`). The Glue connection defines the endpoint and holds the credentials;
+/// an allowlist cannot be fooled by a secret-bearing parameter spelled in a way a denylist does
+/// not know. The URL is percent-decoded before it is judged, and it is never echoed.
 pub fn jdbc_url_without_credentials(field: &str, value: &str) -> Result<()> {
-    let lower = value.to_ascii_lowercase();
-    if !(lower.starts_with("jdbc:redshift:") || lower.starts_with("jdbc:postgresql:")) {
-        return Err(invalid(
+    let decoded = percent_decode(value).ok_or_else(|| {
+        invalid(
             field,
-            "must be a jdbc:redshift: or jdbc:postgresql: URL (value not shown)",
-        ));
-    }
-    let carries_password = [
-        "password=",
-        "pwd=",
-        "secretaccesskey=",
-        "secret_access_key=",
-    ]
-    .iter()
-    .any(|p| lower.contains(p));
-    let after_scheme = lower.split_once("//").map(|(_, r)| r).unwrap_or("");
-    let authority = after_scheme.split(['/', '?', ';']).next().unwrap_or("");
-    let userinfo_with_secret =
-        authority.contains('@') && authority.split('@').next().unwrap_or("").contains(':');
-    if carries_password || userinfo_with_secret {
-        return Err(invalid(
+            "is not a valid percent-encoded URL (value not shown)",
+        )
+    })?;
+    let rest = ["jdbc:redshift://", "jdbc:postgresql://"]
+        .iter()
+        .find_map(|scheme| {
+            decoded
+                .get(..scheme.len())
+                .filter(|head| head.eq_ignore_ascii_case(scheme))
+                .map(|_| &decoded[scheme.len()..])
+        })
+        .ok_or_else(|| {
+            invalid(
+                field,
+                "must be a jdbc:redshift://host:port/database URL (value not shown)",
+            )
+        })?;
+    let refused = || {
+        invalid(
             field,
-            "carries credentials (value not shown); passwords are not accepted in a request: \
-             store them in the Glue connection or AWS Secrets Manager and drop them from JdbcUrl",
-        ));
+            format!(
+                "carries credentials or parameters beyond jdbc:redshift://<host>:<port>/<database>\
+                 [?{}=<value>] (value not shown); passwords are not accepted in a request: store \
+                 them in the Glue connection or AWS Secrets Manager and drop them from JdbcUrl",
+                JDBC_PARAMETERS.join("=..|")
+            ),
+        )
+    };
+    let (address, parameters) = match rest.find(['?', ';']) {
+        Some(at) => (&rest[..at], Some(&rest[at + 1..])),
+        None => (rest, None),
+    };
+    let parameters_ok = parameters.is_none_or(|text| {
+        text.split(['&', ';']).all(|pair| {
+            pair.split_once('=').is_some_and(|(name, value)| {
+                JDBC_PARAMETERS.iter().any(|p| p.eq_ignore_ascii_case(name))
+                    && !value.is_empty()
+                    && value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            })
+        })
+    });
+    if !parameters_ok {
+        return Err(refused());
     }
-    Ok(())
+    let (authority, database) = address.split_once('/').ok_or_else(refused)?;
+    let (host, port) = authority.rsplit_once(':').ok_or_else(refused)?;
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    let port_ok = (1..=5).contains(&port.len())
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && port.parse::<u32>().is_ok_and(|p| (1..=65_535).contains(&p));
+    let database_ok = !database.is_empty()
+        && database.len() <= 127
+        && database
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_$-".contains(c));
+    if host_ok && port_ok && database_ok {
+        Ok(())
+    } else {
+        Err(refused())
+    }
+}
+
+/// `%XX` sequences decoded (as UTF-8); None for a malformed escape or invalid UTF-8.
+fn percent_decode(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = value.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Comma-separated names from an allowlist variable; empty entries are dropped.
+pub fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect()
 }

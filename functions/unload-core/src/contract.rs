@@ -218,6 +218,10 @@ pub struct Report {
     pub duration_seconds: Option<f64>,
     pub run_id: Option<String>,
     pub error_type: Option<String>,
+    /// The Cause the execution fails with (the Failed state reads it); None on success.
+    pub cause: Option<String>,
+    /// A Glue run still going when the execution failed, which report asked Glue to stop.
+    pub stopped_run: Option<String>,
     pub metrics_published: u32,
 }
 
@@ -269,6 +273,8 @@ mod tests {
             duration_seconds: None,
             run_id: None,
             error_type: None,
+            cause: None,
+            stopped_run: None,
             metrics_published: 0,
         }
     }

@@ -19,6 +19,9 @@ pub enum UnloadError {
     ConfigurationError(String),
     #[error("{0}")]
     GlueScriptMissing(String),
+    /// The table's job exists but another stack (or a person) owns it: ensure-job will not touch it.
+    #[error("{0}")]
+    JobOwnedElsewhere(String),
     #[error("{0}")]
     GlueJobNotFound(String),
     #[error("{0}")]
@@ -35,17 +38,27 @@ pub enum UnloadError {
     ManifestMissing(String),
     #[error("{0}")]
     ManifestInvalid(String),
+    /// CloudWatch answered PutMetricData with an error: nothing was recorded, a retry is safe.
     #[error("{0}")]
     MetricsPublishFailed(String),
+    /// PutMetricData got no answer (timeout, connection lost): the metrics may or may not be
+    /// recorded, so the call is not repeated (a repeat could count them twice).
+    #[error("{0}")]
+    MetricsPublishUncertain(String),
+    /// report had too little time left to publish and return before its Lambda timeout: it
+    /// published nothing, so the retry Step Functions makes is safe.
+    #[error("{0}")]
+    ReportOutOfTime(String),
 }
 
 impl UnloadError {
     /// Every kind, for documentation and for tests that compare with the state machine.
-    pub const KINDS: [&'static str; 13] = [
+    pub const KINDS: [&'static str; 16] = [
         "InvalidRequest",
         "InvalidState",
         "ConfigurationError",
         "GlueScriptMissing",
+        "JobOwnedElsewhere",
         "GlueJobNotFound",
         "GlueRunNotFound",
         "GlueThrottled",
@@ -55,6 +68,8 @@ impl UnloadError {
         "ManifestMissing",
         "ManifestInvalid",
         "MetricsPublishFailed",
+        "MetricsPublishUncertain",
+        "ReportOutOfTime",
     ];
 
     /// The kind's name: the Lambda `errorType`.
@@ -64,6 +79,7 @@ impl UnloadError {
             Self::InvalidState(_) => "InvalidState",
             Self::ConfigurationError(_) => "ConfigurationError",
             Self::GlueScriptMissing(_) => "GlueScriptMissing",
+            Self::JobOwnedElsewhere(_) => "JobOwnedElsewhere",
             Self::GlueJobNotFound(_) => "GlueJobNotFound",
             Self::GlueRunNotFound(_) => "GlueRunNotFound",
             Self::GlueThrottled(_) => "GlueThrottled",
@@ -73,6 +89,8 @@ impl UnloadError {
             Self::ManifestMissing(_) => "ManifestMissing",
             Self::ManifestInvalid(_) => "ManifestInvalid",
             Self::MetricsPublishFailed(_) => "MetricsPublishFailed",
+            Self::MetricsPublishUncertain(_) => "MetricsPublishUncertain",
+            Self::ReportOutOfTime(_) => "ReportOutOfTime",
         }
     }
 }
@@ -106,6 +124,7 @@ mod tests {
             UnloadError::InvalidState(String::new()),
             UnloadError::ConfigurationError(String::new()),
             UnloadError::GlueScriptMissing(String::new()),
+            UnloadError::JobOwnedElsewhere(String::new()),
             UnloadError::GlueJobNotFound(String::new()),
             UnloadError::GlueRunNotFound(String::new()),
             UnloadError::GlueThrottled(String::new()),
@@ -115,6 +134,8 @@ mod tests {
             UnloadError::ManifestMissing(String::new()),
             UnloadError::ManifestInvalid(String::new()),
             UnloadError::MetricsPublishFailed(String::new()),
+            UnloadError::MetricsPublishUncertain(String::new()),
+            UnloadError::ReportOutOfTime(String::new()),
         ];
         let names: Vec<&str> = all.iter().map(UnloadError::kind).collect();
         assert_eq!(names, UnloadError::KINDS);

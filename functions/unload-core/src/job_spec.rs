@@ -15,12 +15,44 @@ pub mod env {
     pub const WORKER_TYPE: &str = "GLUE_WORKER_TYPE";
     pub const NUMBER_OF_WORKERS: &str = "GLUE_NUMBER_OF_WORKERS";
     pub const TIMEOUT_MINUTES: &str = "GLUE_JOB_TIMEOUT_MINUTES";
+    /// Pinned (see `PINNED_MAX_RETRIES`): accepted only as 0, so an old stack's value is refused.
     pub const MAX_RETRIES: &str = "GLUE_MAX_RETRIES";
+    /// Pinned (see `PINNED_MAX_CONCURRENT_RUNS`): accepted only as 1.
     pub const MAX_CONCURRENT_RUNS: &str = "GLUE_MAX_CONCURRENT_RUNS";
+    /// `arn:<partition>:glue:<region>:<account>:job/`: ensure-job reads a job's tags by its ARN.
+    pub const JOB_ARN_PREFIX: &str = "GLUE_JOB_ARN_PREFIX";
     pub const TEMP_DIR: &str = "GLUE_TEMP_DIR";
     pub const EXECUTION_CLASS: &str = "GLUE_EXECUTION_CLASS";
     pub const DEFAULT_ARGUMENTS: &str = "GLUE_DEFAULT_ARGUMENTS";
     pub const TAGS: &str = "GLUE_JOB_TAGS";
+}
+
+/// Glue never retries a table job's run. A Glue retry is a new JobRun (new Id, Attempt + 1) that
+/// the workflow, which follows the run it started, would not see: it would report a failure while
+/// the retry writes. The workflow owns retries instead (its Retry clauses, or a new execution).
+pub const PINNED_MAX_RETRIES: i32 = 0;
+/// One run per table at a time: two runs of one table would race on the same folders (and the
+/// overwrite protocol's listing). A second start waits through ConcurrentRunsExceeded retries.
+pub const PINNED_MAX_CONCURRENT_RUNS: i32 = 1;
+/// The tag that names the stack owning a table job (GLUE_JOB_TAGS sets it at creation).
+pub const OWNER_TAG: &str = "redshift-unload:stack";
+/// Worker types AWS Glue runs with the FLEX execution class ("Flex" in the Glue developer guide,
+/// "Job properties for Spark jobs": Flex is available for G.1X and G.2X workers only).
+pub const FLEX_WORKER_TYPES: [&str; 2] = ["G.1X", "G.2X"];
+
+/// Keys GLUE_DEFAULT_ARGUMENTS may not set (data/reserved_glue_arguments.json, which the
+/// template's AllowedPattern test reads too): Glue's internal ones, the ones ensure-job manages,
+/// and the job's own run arguments.
+pub fn reserved_arguments() -> Vec<String> {
+    let data: serde_json::Value =
+        serde_json::from_str(include_str!("../data/reserved_glue_arguments.json"))
+            .unwrap_or_default();
+    ["glue_reserved", "managed", "job"]
+        .iter()
+        .filter_map(|list| data.get(list).and_then(|v| v.as_array()))
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
 }
 
 /// The job settings shared by every table's job, from ensure-job's environment.
@@ -39,6 +71,15 @@ pub struct JobSettings {
     pub execution_class: String,
     pub default_arguments: BTreeMap<String, String>,
     pub tags: BTreeMap<String, String>,
+    /// With it, ensure-job refuses a job that another stack's tag claims.
+    pub job_arn_prefix: Option<String>,
+}
+
+impl JobSettings {
+    /// The stack that owns the jobs these settings make (the OWNER_TAG of GLUE_JOB_TAGS).
+    pub fn owner(&self) -> Option<&str> {
+        self.tags.get(OWNER_TAG).map(String::as_str)
+    }
 }
 
 fn config(variable: &str, rule: impl std::fmt::Display) -> UnloadError {
@@ -103,6 +144,34 @@ impl JobSettings {
         if !["STANDARD", "FLEX"].contains(&execution_class.as_str()) {
             return Err(config(env::EXECUTION_CLASS, "must be STANDARD or FLEX"));
         }
+        let worker_type = get(env::WORKER_TYPE).unwrap_or_else(|| "G.1X".into());
+        if execution_class == "FLEX" && !FLEX_WORKER_TYPES.contains(&worker_type.as_str()) {
+            return Err(config(
+                env::EXECUTION_CLASS,
+                format!(
+                    "FLEX runs only on {} workers, not {worker_type} (set by {}); CreateJob would fail",
+                    FLEX_WORKER_TYPES.join(" or "),
+                    env::WORKER_TYPE
+                ),
+            ));
+        }
+        let default_arguments = map(env::DEFAULT_ARGUMENTS)?;
+        let reserved = reserved_arguments();
+        if let Some(key) = default_arguments.keys().find(|k| reserved.contains(k)) {
+            return Err(config(
+                env::DEFAULT_ARGUMENTS,
+                format!("sets {key:?}, which Glue reserves or this stack sets itself; remove it"),
+            ));
+        }
+        let pinned = |name: &str, value: i32| -> Result<i32> {
+            match number(name, value, i32::MIN..=i32::MAX)? {
+                v if v == value => Ok(v),
+                v => Err(config(
+                    name,
+                    format!("is {v}, but the table jobs are pinned to {value} (docs/ARCHITECTURE.md); drop the setting"),
+                )),
+            }
+        };
         Ok(Self {
             script_location,
             template_job_name,
@@ -110,15 +179,16 @@ impl JobSettings {
                 config(env::ROLE_ARN, "is required (the role the Glue job runs as)")
             })?,
             glue_version: get(env::VERSION).unwrap_or_else(|| "5.0".into()),
-            worker_type: get(env::WORKER_TYPE).unwrap_or_else(|| "G.1X".into()),
+            worker_type,
             number_of_workers: number(env::NUMBER_OF_WORKERS, 2, 2..=1000)?,
             timeout_minutes: number(env::TIMEOUT_MINUTES, 120, 1..=10_080)?,
-            max_retries: number(env::MAX_RETRIES, 0, 0..=10)?,
-            max_concurrent_runs: number(env::MAX_CONCURRENT_RUNS, 1, 1..=1000)?,
+            max_retries: pinned(env::MAX_RETRIES, PINNED_MAX_RETRIES)?,
+            max_concurrent_runs: pinned(env::MAX_CONCURRENT_RUNS, PINNED_MAX_CONCURRENT_RUNS)?,
             temp_dir,
             execution_class,
-            default_arguments: map(env::DEFAULT_ARGUMENTS)?,
+            default_arguments,
             tags: map(env::TAGS)?,
+            job_arn_prefix: get(env::JOB_ARN_PREFIX),
         })
     }
 
@@ -286,6 +356,70 @@ mod tests {
             let err = JobSettings::from_lookup(lookup(&vars)).unwrap_err();
             assert_eq!(err.kind(), "ConfigurationError");
             assert!(err.to_string().contains(names), "{err}");
+        }
+    }
+
+    #[test]
+    fn flex_is_refused_on_workers_glue_does_not_flex() {
+        let base = [
+            ("GLUE_SCRIPT_LOCATION", "s3://artifacts-bucket/x.py"),
+            ("GLUE_JOB_ROLE_ARN", "arn:aws:iam::123456789012:role/glue"),
+            ("GLUE_EXECUTION_CLASS", "FLEX"),
+        ];
+        for (worker, ok) in [
+            ("G.1X", true),
+            ("G.2X", true),
+            ("G.4X", false),
+            ("G.8X", false),
+        ] {
+            let mut vars = base.to_vec();
+            vars.push(("GLUE_WORKER_TYPE", worker));
+            let result = JobSettings::from_lookup(lookup(&vars));
+            assert_eq!(result.is_ok(), ok, "{worker}: {result:?}");
+            if let Err(err) = result {
+                assert_eq!(err.kind(), "ConfigurationError");
+                assert!(err.to_string().contains(worker), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn default_arguments_may_not_set_reserved_keys() {
+        let reserved = reserved_arguments();
+        for key in [
+            "--conf",
+            "--JOB_NAME",
+            "--scriptLocation",
+            "--TempDir",
+            "--execution_id",
+        ] {
+            assert!(reserved.iter().any(|r| r == key), "{key} is listed");
+        }
+        for key in &reserved {
+            let args = format!(r#"{{"--enable-metrics": "true", "{key}": "x"}}"#);
+            let err = JobSettings::from_lookup(lookup(&[
+                ("GLUE_SCRIPT_LOCATION", "s3://artifacts-bucket/x.py"),
+                ("GLUE_JOB_ROLE_ARN", "arn:aws:iam::123456789012:role/glue"),
+                ("GLUE_DEFAULT_ARGUMENTS", &args),
+            ]))
+            .unwrap_err();
+            assert_eq!(err.kind(), "ConfigurationError");
+            assert!(err.to_string().contains(key.as_str()), "{err}");
+        }
+    }
+
+    #[test]
+    fn retries_and_concurrency_are_pinned() {
+        let s = settings();
+        assert_eq!((s.max_retries, s.max_concurrent_runs), (0, 1));
+        for (name, value) in [("GLUE_MAX_RETRIES", "2"), ("GLUE_MAX_CONCURRENT_RUNS", "3")] {
+            let err = JobSettings::from_lookup(lookup(&[
+                ("GLUE_SCRIPT_LOCATION", "s3://artifacts-bucket/x.py"),
+                ("GLUE_JOB_ROLE_ARN", "arn:aws:iam::123456789012:role/glue"),
+                (name, value),
+            ]))
+            .unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
         }
     }
 

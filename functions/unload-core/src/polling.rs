@@ -30,7 +30,18 @@ pub mod env {
     pub const MIN_SECONDS: &str = "POLL_MIN_SECONDS";
     pub const MAX_SECONDS: &str = "POLL_MAX_SECONDS";
     pub const GROWTH_PERCENT: &str = "POLL_GROWTH_PERCENT";
+    /// The Glue job's timeout: the longest run the policy must poll within the history limit.
+    pub const JOB_TIMEOUT_MINUTES: &str = "GLUE_JOB_TIMEOUT_MINUTES";
 }
+
+/// Step Functions' quota for one Standard execution's history ("Quotas related to state machine
+/// executions": 25,000 events); an execution that reaches it fails.
+pub const HISTORY_EVENT_LIMIT: u64 = 25_000;
+/// History events per poll cycle: WaitForRun entered/exited, CheckStatus entered, scheduled,
+/// started, succeeded, exited, RunFinished? entered/exited.
+pub const EVENTS_PER_POLL: u64 = 9;
+/// Every other event of an execution, with room for retries (Prepare … Succeeded is about 30).
+pub const EVENTS_OUTSIDE_POLLING: u64 = 200;
 
 impl PollPolicy {
     /// Reads POLL_MIN_SECONDS, POLL_MAX_SECONDS, POLL_GROWTH_PERCENT; unset = the default.
@@ -59,6 +70,26 @@ impl PollPolicy {
             max_seconds: read(env::MAX_SECONDS, d.max_seconds, 1..=86_400)?,
             growth_percent: read(env::GROWTH_PERCENT, d.growth_percent, 1..=100)?,
         };
+        if let Some(text) = lookup(env::JOB_TIMEOUT_MINUTES).filter(|v| !v.trim().is_empty()) {
+            let minutes = read(env::JOB_TIMEOUT_MINUTES, 0, 1..=10_080).map_err(|_| {
+                UnloadError::ConfigurationError(format!(
+                    "{}: {text:?} must be a whole number of minutes in 1..=10080",
+                    env::JOB_TIMEOUT_MINUTES
+                ))
+            })?;
+            let events = policy.history_events(minutes * 60);
+            if events > HISTORY_EVENT_LIMIT {
+                return Err(UnloadError::ConfigurationError(format!(
+                    "{} ({}) is too short for a run of {} ({minutes} min): polling it would take \
+                     about {events} history events, above Step Functions' {HISTORY_EVENT_LIMIT}; \
+                     raise {} or lower the job timeout",
+                    env::MAX_SECONDS,
+                    policy.max_seconds,
+                    env::JOB_TIMEOUT_MINUTES,
+                    env::MAX_SECONDS
+                )));
+            }
+        }
         if policy.min_seconds > policy.max_seconds {
             return Err(UnloadError::ConfigurationError(format!(
                 "{} ({}) is above {} ({})",
@@ -93,6 +124,13 @@ impl PollPolicy {
     pub fn next_wait(&self, elapsed_seconds: u64) -> u64 {
         (elapsed_seconds.saturating_mul(self.growth_percent) / 100)
             .clamp(self.min_seconds, self.max_seconds)
+    }
+
+    /// History events of an execution whose run lasts `run_seconds` (no history to shorten the
+    /// first wait): the worst case the 25,000-event limit must hold for.
+    pub fn history_events(&self, run_seconds: u64) -> u64 {
+        let polls = self.schedule(run_seconds, &[]).len() as u64;
+        polls * EVENTS_PER_POLL + EVENTS_OUTSIDE_POLLING
     }
 
     /// The waits a run of `run_seconds` sees: the first wait, then one per poll, until the first
@@ -194,6 +232,27 @@ mod tests {
     fn schedule_ends_at_the_first_poll_after_the_run() {
         let waits = POLICY.schedule(100, &[]);
         assert_eq!(waits, vec![30, 30, 30, 30]);
+    }
+
+    #[test]
+    fn a_policy_that_would_overflow_the_history_of_a_job_timeout_is_refused() {
+        let policy = |min: &str, max: &str, growth: &str, timeout: &str| {
+            let vars = [
+                ("POLL_MIN_SECONDS", min.to_string()),
+                ("POLL_MAX_SECONDS", max.to_string()),
+                ("POLL_GROWTH_PERCENT", growth.to_string()),
+                ("GLUE_JOB_TIMEOUT_MINUTES", timeout.to_string()),
+            ];
+            PollPolicy::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
+        };
+        // 48 h polled at most every 60 s: about 3,000 polls, 27,000 events.
+        let err = policy("5", "60", "1", "2880").unwrap_err();
+        assert_eq!(err.kind(), "ConfigurationError");
+        assert!(err.to_string().contains("POLL_MAX_SECONDS"), "{err}");
+        assert!(policy("5", "120", "1", "2880").is_ok());
+        assert!(policy("5", "60", "1", "1440").is_ok());
+        let events = POLICY.history_events(48 * 3600);
+        assert!(events < HISTORY_EVENT_LIMIT / 5, "the defaults: {events}");
     }
 
     #[test]

@@ -34,6 +34,14 @@ pub mod env {
     pub const DAY_PARTITION_KEY: &str = "UNLOAD_DEFAULT_DAY_PARTITION_KEY";
     pub const DAY_TIME_ZONE: &str = "UNLOAD_DAY_TIME_ZONE";
     pub const DAY_OFFSET_DAYS: &str = "UNLOAD_DAY_OFFSET_DAYS";
+    /// Prepended to every job name, so two stacks in one account never share a job.
+    pub const JOB_NAME_PREFIX: &str = "UNLOAD_JOB_NAME_PREFIX";
+    /// The stack's lake root: s3FilePath must lie inside it (the Glue role may write nowhere else).
+    pub const ALLOWED_S3_PATH: &str = "UNLOAD_ALLOWED_S3_PATH";
+    /// Comma-separated Glue connections the job role may read.
+    pub const ALLOWED_GLUE_CONNECTIONS: &str = "UNLOAD_ALLOWED_GLUE_CONNECTIONS";
+    /// Comma-separated Redshift roles the stack may name.
+    pub const ALLOWED_REDSHIFT_ROLE_ARNS: &str = "UNLOAD_ALLOWED_REDSHIFT_ROLE_ARNS";
 }
 
 /// Defaults read from the environment, as given (checked when used, so a bad default is reported
@@ -49,6 +57,21 @@ pub struct RequestDefaults {
     pub day_partition_key: Option<String>,
     pub day_time_zone: Option<String>,
     pub day_offset_days: Option<String>,
+    /// What the stack allows; a request outside it is refused before anything is billed.
+    pub limits: StackLimits,
+}
+
+/// What the deployed stack's IAM lets a run use. validate refuses a request outside these as
+/// InvalidRequest, because the Glue run would otherwise start, be billed, and die with
+/// AccessDenied. Unset (the CLI, the local stack) = no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StackLimits {
+    pub job_name_prefix: Option<String>,
+    pub s3_path: Option<String>,
+    pub glue_connections: Option<Vec<String>>,
+    pub redshift_role_arns: Option<Vec<String>>,
+    /// The source the jobs read (SOURCE_KIND): Redshift needs a role (see `normalize`).
+    pub source_kind: Option<String>,
 }
 
 impl RequestDefaults {
@@ -66,6 +89,13 @@ impl RequestDefaults {
             day_partition_key: get(env::DAY_PARTITION_KEY),
             day_time_zone: get(env::DAY_TIME_ZONE),
             day_offset_days: get(env::DAY_OFFSET_DAYS),
+            limits: StackLimits {
+                job_name_prefix: get(env::JOB_NAME_PREFIX),
+                s3_path: get(env::ALLOWED_S3_PATH),
+                glue_connections: get(env::ALLOWED_GLUE_CONNECTIONS).map(|v| checks::list(&v)),
+                redshift_role_arns: get(env::ALLOWED_REDSHIFT_ROLE_ARNS).map(|v| checks::list(&v)),
+                source_kind: get(crate::run_args::SOURCE_KIND_ENV),
+            },
         }
     }
 
@@ -323,6 +353,20 @@ pub fn normalize(
         )?
         .map(|g| g.check(checks::role_arn))
         .transpose()?;
+    let limits = &defaults.limits;
+    let redshift_source = crate::run_args::SourceKind::from_lookup(|_| limits.source_kind.clone())?
+        == crate::run_args::SourceKind::Redshift;
+    if redshift_source && redshift_role_arn.is_none() {
+        // Without a role, Glue's Redshift connector hands Redshift the job role's temporary
+        // credentials, which expire after an hour (long runs fail) and can write the whole lake.
+        return Err(invalid(
+            "RedshiftRoleArn",
+            format!(
+                "is required to read from Redshift (no default: set {} on the function, the stack's DefaultRedshiftRoleArn)",
+                env::REDSHIFT_ROLE_ARN
+            ),
+        ));
+    }
     if let Some(url) = raw.text("JdbcUrl")? {
         checks::jdbc_url_without_credentials("JdbcUrl", url)?;
     }
@@ -368,7 +412,10 @@ pub fn normalize(
         None
     };
 
-    let job_name = format!("{schema}.{table_name}_ExtractToDataLake");
+    let s3_path = s3.uri();
+    check_limits(limits, &s3, &glue_connection, redshift_role_arn.as_deref())?;
+    let prefix = limits.job_name_prefix.as_deref().unwrap_or_default();
+    let job_name = format!("{prefix}{schema}.{table_name}_ExtractToDataLake");
     if job_name.chars().count() > checks::MAX_JOB_NAME_CHARS {
         return Err(invalid(
             "PrefixedTablename",
@@ -379,7 +426,6 @@ pub fn normalize(
             ),
         ));
     }
-    let s3_path = s3.uri();
     let mut target_uri = format!("{s3_path}/{schema}/{}/{table_name}/", file_format.name());
     if let (Some(key), Some(day)) = (&partition_key, &partition_value) {
         target_uri.push_str(&format!("{key}_key={day}/"));
@@ -401,6 +447,62 @@ pub fn normalize(
         allow_empty_source,
         job_name,
     })
+}
+
+/// Refuses what the stack's IAM would deny the Glue run later (see `StackLimits`).
+fn check_limits(
+    limits: &StackLimits,
+    s3: &checks::S3Location,
+    glue_connection: &str,
+    redshift_role_arn: Option<&str>,
+) -> Result<()> {
+    if let Some(root) = &limits.s3_path {
+        let root = checks::s3_location(env::ALLOWED_S3_PATH, root).map_err(|e| {
+            config_error(
+                env::ALLOWED_S3_PATH,
+                format!("is not an s3:// location: {e}"),
+            )
+        })?;
+        let inside = s3.bucket == root.bucket
+            && (root.prefix.is_empty()
+                || s3.prefix == root.prefix
+                || s3.prefix.starts_with(&format!("{}/", root.prefix)));
+        if !inside {
+            return Err(invalid(
+                "s3FilePath",
+                format!(
+                    "{} is outside this stack's data lake {}: the Glue job may write only there",
+                    shown(&s3.uri()),
+                    root.uri()
+                ),
+            ));
+        }
+    }
+    if let Some(allowed) = &limits.glue_connections {
+        if !allowed.iter().any(|c| c == glue_connection) {
+            return Err(invalid(
+                "GlueRSConnection",
+                format!(
+                    "{} is not a connection this stack's Glue job may use (allowed: {})",
+                    shown(glue_connection),
+                    allowed.join(", ")
+                ),
+            ));
+        }
+    }
+    if let (Some(allowed), Some(role)) = (&limits.redshift_role_arns, redshift_role_arn) {
+        if !allowed.iter().any(|r| r == role) {
+            return Err(invalid(
+                "RedshiftRoleArn",
+                format!(
+                    "{} is not a role this stack may hand to Redshift (allowed: {})",
+                    shown(role),
+                    allowed.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -64,6 +64,9 @@ pub fn run_arguments(
     put("--s3path_datalake", &request.s3_path);
     put("--glue_connection", &request.glue_connection);
     put(EXECUTION_ID_ARG, execution_id);
+    // The script computes the target from the other arguments and fails unless it equals this,
+    // so the Rust and Python path rules cannot drift apart unnoticed.
+    put("--target_uri", &request.target_uri);
     put("--source_kind", source.name());
     put(
         "--allow_empty_source",
@@ -144,6 +147,10 @@ mod tests {
             ("--s3path_datalake", "s3://lake-bucket/x"),
             ("--glue_connection", "tpc-rs"),
             ("--execution_id", "arn:exec:1"),
+            (
+                "--target_uri",
+                "s3://lake-bucket/demo_master/parquet/orders/o_orderdate_key=1998-07-21/",
+            ),
             ("--source_kind", "redshift"),
             ("--allow_empty_source", "true"),
             ("--day_partition_key", "o_orderdate"),

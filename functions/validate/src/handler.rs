@@ -32,6 +32,7 @@ mod tests {
         RequestDefaults {
             s3_path: Some("s3://lake-bucket".into()),
             glue_connection: Some("conn".into()),
+            redshift_role_arn: Some("arn:aws:iam::123456789012:role/redshift-unload".into()),
             day_partition_key: Some("o_orderdate".into()),
             snapshot_yn: Some("y".into()),
             day_offset_days: Some("-1".into()),

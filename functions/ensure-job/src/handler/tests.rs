@@ -245,3 +245,81 @@ async fn state_without_request_is_invalid_state() {
         .unwrap_err();
     assert_eq!(err.kind(), "InvalidState");
 }
+
+/// Settings of a stack named `mine` that checks job ownership.
+fn owning_settings() -> JobSettings {
+    let vars = [
+        ("GLUE_SCRIPT_LOCATION", SCRIPT),
+        ("GLUE_JOB_ROLE_ARN", "arn:aws:iam::123456789012:role/glue"),
+        ("GLUE_TEMP_DIR", "s3://artifacts-bucket/tmp"),
+        ("GLUE_JOB_TAGS", r#"{"redshift-unload:stack": "mine"}"#),
+        (
+            "GLUE_JOB_ARN_PREFIX",
+            "arn:aws:glue:us-east-1:123456789012:job/",
+        ),
+    ];
+    JobSettings::from_lookup(|k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap()
+}
+
+fn tags_of(owner: Option<&'static str>) -> Rule {
+    mock!(aws_sdk_glue::Client::get_tags)
+        .match_requests(|r| {
+            r.resource_arn()
+                == Some(
+                    "arn:aws:glue:us-east-1:123456789012:job/demo_master.orders_ExtractToDataLake",
+                )
+        })
+        .then_output(move || {
+            aws_sdk_glue::operation::get_tags::GetTagsOutput::builder()
+                .set_tags(owner.map(|o| {
+                    [("redshift-unload:stack".to_string(), o.to_string())]
+                        .into_iter()
+                        .collect()
+                }))
+                .build()
+        })
+}
+
+#[tokio::test]
+async fn a_job_another_stack_owns_is_refused_and_left_alone() {
+    let mut drifted = desired();
+    drifted.number_of_workers = 10;
+    for owner in [Some("other-stack"), None] {
+        let drifted = drifted.clone();
+        let get = mock!(aws_sdk_glue::Client::get_job)
+            .then_output(move || GetJobOutput::builder().job(stored_job(&drifted)).build());
+        let tags = tags_of(owner);
+        let update = mock!(aws_sdk_glue::Client::update_job)
+            .then_output(|| UpdateJobOutput::builder().build());
+        let head = script_present();
+        let c = clients(&[&get, &tags, &update], &[&head]);
+        let err = handle(&state(), &c, &owning_settings()).await.unwrap_err();
+        assert_eq!(err.kind(), "JobOwnedElsewhere", "{owner:?}");
+        assert!(err.to_string().contains(JOB), "{err}");
+        assert_eq!(
+            update.num_calls(),
+            0,
+            "the other stack's job is not updated"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_job_this_stack_owns_is_converged() {
+    let mut drifted = desired();
+    drifted.number_of_workers = 10;
+    let get = mock!(aws_sdk_glue::Client::get_job)
+        .then_output(move || GetJobOutput::builder().job(stored_job(&drifted)).build());
+    let tags = tags_of(Some("mine"));
+    let update = mock!(aws_sdk_glue::Client::update_job)
+        .then_output(|| UpdateJobOutput::builder().job_name(JOB).build());
+    let head = script_present();
+    let c = clients(&[&get, &tags, &update], &[&head]);
+    let job = handle(&state(), &c, &owning_settings()).await.unwrap();
+    assert_eq!(job.action, JobAction::Updated);
+}

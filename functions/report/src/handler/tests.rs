@@ -72,6 +72,10 @@ fn recording_metrics(sent: Sent) -> Rule {
 }
 
 fn clients(s3_rules: &[&Rule], cw_rules: &[&Rule]) -> Clients {
+    glue_clients(s3_rules, cw_rules, &[])
+}
+
+fn glue_clients(s3_rules: &[&Rule], cw_rules: &[&Rule], glue_rules: &[&Rule]) -> Clients {
     Clients {
         s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3_rules.iter().copied()),
         cloudwatch: mock_client!(
@@ -79,7 +83,13 @@ fn clients(s3_rules: &[&Rule], cw_rules: &[&Rule]) -> Clients {
             RuleMode::MatchAny,
             cw_rules.iter().copied()
         ),
+        glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, glue_rules.iter().copied()),
     }
+}
+
+/// A deadline far enough away to publish.
+fn far() -> Instant {
+    Instant::now() + Duration::from_secs(30)
 }
 
 fn value_of(data: &[MetricDatum], name: &str, table: Option<&str>) -> Option<f64> {
@@ -102,6 +112,7 @@ async fn success_reads_the_manifest_and_publishes_the_figures() {
         &clients(&[&s3], &[&cw]),
         "UnloadTest",
         1_800_000_000,
+        far(),
     )
     .await
     .unwrap();
@@ -139,7 +150,7 @@ async fn success_reads_the_manifest_and_publishes_the_figures() {
 async fn success_without_a_manifest_is_manifest_missing() {
     let sent = Arc::new(Mutex::new(Vec::new()));
     let (s3, cw) = (manifest_rule(None), recording_metrics(sent.clone()));
-    let err = handle(success_state(), &clients(&[&s3], &[&cw]), "N", 0)
+    let err = handle(success_state(), &clients(&[&s3], &[&cw]), "N", 0, far())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), "ManifestMissing");
@@ -156,7 +167,7 @@ async fn a_stale_manifest_is_manifest_invalid() {
         manifest_rule(Some(manifest_json("arn:previous"))),
         recording_metrics(Default::default()),
     );
-    let err = handle(success_state(), &clients(&[&s3], &[&cw]), "N", 0)
+    let err = handle(success_state(), &clients(&[&s3], &[&cw]), "N", 0, far())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), "ManifestInvalid");
@@ -170,7 +181,9 @@ async fn glue_failure_is_reported_with_its_error_type() {
     state["error"] = json!({"Error": "GlueRunFailed", "Cause": "Glue run jr_1 ended FAILED: boom"});
     let sent = Arc::new(Mutex::new(Vec::new()));
     let cw = recording_metrics(sent.clone());
-    let report = handle(state, &clients(&[], &[&cw]), "N", 0).await.unwrap();
+    let report = handle(state, &clients(&[], &[&cw]), "N", 0, far())
+        .await
+        .unwrap();
     assert_eq!(report.outcome, ReportOutcome::Failed);
     assert_eq!(report.error_type.as_deref(), Some("GlueRunFailed"));
     assert_eq!(report.rows, None);
@@ -191,7 +204,9 @@ async fn validate_failure_reports_what_is_known_from_the_input() {
     });
     let sent = Arc::new(Mutex::new(Vec::new()));
     let cw = recording_metrics(sent.clone());
-    let report = handle(state, &clients(&[], &[&cw]), "N", 0).await.unwrap();
+    let report = handle(state, &clients(&[], &[&cw]), "N", 0, far())
+        .await
+        .unwrap();
     assert_eq!(report.outcome, ReportOutcome::Failed);
     assert_eq!(report.table.as_deref(), Some("demo_master.orders"));
     assert_eq!(report.error_type.as_deref(), Some("InvalidRequest"));
@@ -216,7 +231,9 @@ async fn a_hostile_or_absent_table_still_reports_the_overall_series() {
         let state = json!({"input": input, "error": {"Error": "InvalidRequest", "Cause": "bad"}});
         let sent = Arc::new(Mutex::new(Vec::new()));
         let cw = recording_metrics(sent.clone());
-        let report = handle(state, &clients(&[], &[&cw]), "N", 0).await.unwrap();
+        let report = handle(state, &clients(&[], &[&cw]), "N", 0, far())
+            .await
+            .unwrap();
         assert_eq!(report.table, None);
         let sent = sent.lock().unwrap();
         assert!(sent[0].1.iter().all(|d| d.dimensions().is_empty()));
@@ -228,7 +245,9 @@ async fn a_hostile_or_absent_table_still_reports_the_overall_series() {
 async fn an_unreadable_state_is_reported_not_crashed_on() {
     let state = json!({"input": {"PrefixedTablename": "a.b"}, "run": "garbage"});
     let cw = recording_metrics(Default::default());
-    let report = handle(state, &clients(&[], &[&cw]), "N", 0).await.unwrap();
+    let report = handle(state, &clients(&[], &[&cw]), "N", 0, far())
+        .await
+        .unwrap();
     assert_eq!(report.error_type.as_deref(), Some("InvalidState"));
     assert_eq!(report.table.as_deref(), Some("a.b"));
 }
@@ -248,8 +267,124 @@ async fn metrics_failure_is_metrics_publish_failed() {
         .repeatedly()
         .build();
     let state = json!({"input": {}, "error": {"Error": "X", "Cause": ""}});
-    let err = handle(state, &clients(&[], &[&cw]), "N", 0)
+    let err = handle(state, &clients(&[], &[&cw]), "N", 0, far())
         .await
         .unwrap_err();
     assert_eq!(err.kind(), "MetricsPublishFailed");
+}
+
+#[tokio::test]
+async fn too_little_time_left_publishes_nothing_and_asks_for_a_retry() {
+    let sent: Sent = Arc::new(Mutex::new(Vec::new()));
+    let (s3, cw) = (
+        manifest_rule(Some(manifest_json(EXEC))),
+        recording_metrics(sent.clone()),
+    );
+    let soon = Instant::now() + PUBLISH_BUDGET - Duration::from_secs(1);
+    let err = handle(success_state(), &clients(&[&s3], &[&cw]), "N", 0, soon)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "ReportOutOfTime");
+    assert!(sent.lock().unwrap().is_empty(), "nothing was published");
+    // The retry, with a fresh invocation's time, publishes once.
+    handle(success_state(), &clients(&[&s3], &[&cw]), "N", 0, far())
+        .await
+        .unwrap();
+    assert_eq!(sent.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_publish_cloudwatch_refused_is_publish_failed() {
+    let cw = mock!(aws_sdk_cloudwatch::Client::put_metric_data)
+        .sequence()
+        .http_status(503, None)
+        .repeatedly()
+        .build();
+    let state = json!({"input": {}, "error": {"Error": "X", "Cause": ""}});
+    // A 503 is an answer: nothing recorded, retryable.
+    let err = handle(state.clone(), &clients(&[], &[&cw]), "N", 0, far())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "MetricsPublishFailed");
+}
+
+fn running_failure_state() -> Value {
+    let mut state = success_state();
+    state["run"]["outcome"] = json!("running");
+    state["run"]["state"] = json!("RUNNING");
+    state["error"] = json!({"Error": "GlueThrottled", "Cause": "{\"errorType\":\"GlueThrottled\",\"errorMessage\":\"Rate exceeded\"}"});
+    state
+}
+
+fn live_run(state: &'static str) -> Rule {
+    mock!(aws_sdk_glue::Client::get_job_run)
+        .match_requests(|r| r.run_id() == Some("jr_1"))
+        .then_output(move || {
+            aws_sdk_glue::operation::get_job_run::GetJobRunOutput::builder()
+                .job_run(
+                    aws_sdk_glue::types::JobRun::builder()
+                        .id("jr_1")
+                        .job_run_state(aws_sdk_glue::types::JobRunState::from(state))
+                        .build(),
+                )
+                .build()
+        })
+}
+
+#[tokio::test]
+async fn a_failed_execution_stops_its_glue_run_and_says_so() {
+    let get = live_run("RUNNING");
+    let stop = mock!(aws_sdk_glue::Client::batch_stop_job_run)
+        .match_requests(|r| {
+            r.job_name() == Some("demo_master.orders_ExtractToDataLake")
+                && r.job_run_ids() == ["jr_1".to_string()]
+        })
+        .then_output(|| {
+            aws_sdk_glue::operation::batch_stop_job_run::BatchStopJobRunOutput::builder()
+                .successful_submissions(
+                    aws_sdk_glue::types::BatchStopJobRunSuccessfulSubmission::builder()
+                        .job_run_id("jr_1")
+                        .build(),
+                )
+                .build()
+        });
+    let cw = recording_metrics(Default::default());
+    let c = glue_clients(&[], &[&cw], &[&get, &stop]);
+    let report = handle(running_failure_state(), &c, "N", 0, far())
+        .await
+        .unwrap();
+    assert_eq!(stop.num_calls(), 1);
+    assert_eq!(report.stopped_run.as_deref(), Some("jr_1"));
+    let cause = report.cause.unwrap();
+    assert!(
+        cause.starts_with("Rate exceeded; the Glue run jr_1 was still going"),
+        "{cause}"
+    );
+}
+
+#[tokio::test]
+async fn a_run_that_already_ended_is_not_stopped_and_the_cause_is_kept() {
+    let get = live_run("SUCCEEDED");
+    let stop = mock!(aws_sdk_glue::Client::batch_stop_job_run).then_output(|| {
+        aws_sdk_glue::operation::batch_stop_job_run::BatchStopJobRunOutput::builder().build()
+    });
+    let cw = recording_metrics(Default::default());
+    let c = glue_clients(&[], &[&cw], &[&get, &stop]);
+    let state = running_failure_state();
+    let report = handle(state.clone(), &c, "N", 0, far()).await.unwrap();
+    assert_eq!(stop.num_calls(), 0);
+    assert_eq!(report.stopped_run, None);
+    assert_eq!(report.cause.as_deref(), state["error"]["Cause"].as_str());
+}
+
+#[tokio::test]
+async fn success_has_no_cause_and_touches_no_run() {
+    let (s3, cw) = (
+        manifest_rule(Some(manifest_json(EXEC))),
+        recording_metrics(Default::default()),
+    );
+    let report = handle(success_state(), &clients(&[&s3], &[&cw]), "N", 0, far())
+        .await
+        .unwrap();
+    assert_eq!((report.cause, report.stopped_run), (None, None));
 }

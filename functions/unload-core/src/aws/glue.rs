@@ -288,3 +288,34 @@ pub async fn get_job_run(client: &Client, job_name: &str, run_id: &str) -> Resul
         Err(err) => Err(glue_error("GetJobRun", &err)),
     }
 }
+
+/// The job's tags (GetTags on its ARN), or None when the job does not exist.
+pub async fn job_tags(client: &Client, job_arn: &str) -> Result<Option<HashMap<String, String>>> {
+    match client.get_tags().resource_arn(job_arn).send().await {
+        Ok(out) => Ok(Some(out.tags().cloned().unwrap_or_default())),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_entity_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(glue_error("GetTags", &err)),
+    }
+}
+
+/// Asks Glue to stop a run (BatchStopJobRun). Ok(false) when Glue refused for this run (e.g. it
+/// had already finished): the per-run errors of a batch call are not an API failure.
+pub async fn stop_run(client: &Client, job_name: &str, run_id: &str) -> Result<bool> {
+    let out = client
+        .batch_stop_job_run()
+        .job_name(job_name)
+        .job_run_ids(run_id)
+        .send()
+        .await
+        .map_err(|err| glue_error("BatchStopJobRun", &err))?;
+    Ok(out
+        .successful_submissions()
+        .iter()
+        .any(|s| s.job_run_id() == Some(run_id)))
+}

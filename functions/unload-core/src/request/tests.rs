@@ -8,10 +8,13 @@ fn day(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
 }
 
+const DEFAULT_ROLE: &str = "arn:aws:iam::123456789012:role/unload-default";
+
 fn defaults() -> RequestDefaults {
     RequestDefaults {
         s3_path: Some("s3://lake-bucket/datalake".into()),
         glue_connection: Some("redshift-conn".into()),
+        redshift_role_arn: Some(DEFAULT_ROLE.into()),
         ..RequestDefaults::default()
     }
 }
@@ -124,7 +127,7 @@ fn empty_day_counts_as_missing_as_in_the_original() {
 #[test]
 fn null_value_counts_as_missing() {
     let r = run(&with(legacy(), "RedshiftRoleArn", Value::Null)).unwrap();
-    assert_eq!(r.redshift_role_arn, None);
+    assert_eq!(r.redshift_role_arn.as_deref(), Some(DEFAULT_ROLE));
 }
 
 #[test]
@@ -760,4 +763,171 @@ fn bad_time_zone_and_offset_are_configuration_errors() {
     };
     let err = offset.default_day(now).unwrap_err();
     assert!(err.to_string().contains("UNLOAD_DAY_OFFSET_DAYS"), "{err}");
+}
+
+// ---- the stack's limits, the Redshift role, JdbcUrl and the shared S3 cases ------------------
+
+/// The defaults of a deployed stack named `prod` (what template.yaml gives validate).
+fn stack_defaults() -> RequestDefaults {
+    RequestDefaults {
+        limits: StackLimits {
+            job_name_prefix: Some("prod_".into()),
+            s3_path: Some("s3://lake-bucket/datalake".into()),
+            glue_connections: Some(vec!["redshift-conn".into()]),
+            redshift_role_arns: Some(vec![
+                DEFAULT_ROLE.into(),
+                "arn:aws:iam::123456789012:role/rsLabGroupPolicy-SpectrumRole".into(),
+            ]),
+            source_kind: Some("redshift".into()),
+        },
+        ..defaults()
+    }
+}
+
+fn run_in_stack(event: &Value) -> Result<NormalizedRequest> {
+    normalize(event, &stack_defaults(), day("2026-11-25"))
+}
+
+#[test]
+fn job_names_carry_the_stack_prefix() {
+    let mut event = without(legacy(), "s3FilePath");
+    event = without(event, "GlueRSConnection");
+    let r = run_in_stack(&event).unwrap();
+    assert_eq!(r.job_name, "prod_demo_master.orders_ExtractToDataLake");
+}
+
+#[test]
+fn requests_outside_what_the_stack_may_use_are_refused_before_any_run() {
+    let base = without(without(legacy(), "s3FilePath"), "GlueRSConnection");
+    for (key, value, fragments) in [
+        (
+            "s3FilePath",
+            "s3://other-bucket/datalake",
+            vec!["s3FilePath", "outside", "s3://lake-bucket/datalake"],
+        ),
+        (
+            "s3FilePath",
+            "s3://lake-bucket/datalake-x",
+            vec!["s3FilePath", "outside"],
+        ),
+        (
+            "s3FilePath",
+            "s3://lake-bucket",
+            vec!["s3FilePath", "outside"],
+        ),
+        (
+            "GlueRSConnection",
+            "someone-elses",
+            vec!["GlueRSConnection", "redshift-conn"],
+        ),
+        (
+            "RedshiftRoleArn",
+            "arn:aws:iam::123456789012:role/admin",
+            vec!["RedshiftRoleArn", "may hand"],
+        ),
+    ] {
+        let err = run_in_stack(&with(base.clone(), key, json!(value))).unwrap_err();
+        assert_eq!(err.kind(), "InvalidRequest", "{key}={value}: {err}");
+        for f in fragments {
+            assert!(err.to_string().contains(f), "{err} lacks {f}");
+        }
+    }
+    for inside in [
+        "s3://lake-bucket/datalake",
+        "s3://lake-bucket/datalake/team-a",
+    ] {
+        assert!(
+            run_in_stack(&with(base.clone(), "s3FilePath", json!(inside))).is_ok(),
+            "{inside}"
+        );
+    }
+}
+
+#[test]
+fn redshift_needs_a_role_and_the_local_stand_in_does_not() {
+    let no_role = RequestDefaults {
+        redshift_role_arn: None,
+        ..defaults()
+    };
+    let event = without(legacy(), "RedshiftRoleArn");
+    let err = normalize(&event, &no_role, day("2026-11-25")).unwrap_err();
+    assert_eq!(err.kind(), "InvalidRequest");
+    assert!(err.to_string().contains("RedshiftRoleArn"), "{err}");
+    let local = RequestDefaults {
+        limits: StackLimits {
+            source_kind: Some("postgresql".into()),
+            ..StackLimits::default()
+        },
+        ..no_role
+    };
+    let r = normalize(&event, &local, day("2026-11-25")).unwrap();
+    assert_eq!(r.redshift_role_arn, None);
+}
+
+#[test]
+fn jdbc_url_is_judged_by_an_allowlist_after_decoding() {
+    for accepted in [
+        "jdbc:redshift://example.cluster.us-east-1.redshift.amazonaws.com:5439/dev",
+        "jdbc:redshift://h:5439/dev?user=rsadmin",
+        "JDBC:Redshift://h:5439/dev?ssl=true&user=a_b",
+        "jdbc:postgresql://127.0.0.1:5432/warehouse",
+    ] {
+        assert!(
+            run(&with(legacy(), "JdbcUrl", json!(accepted))).is_ok(),
+            "{accepted}"
+        );
+    }
+    for (refused_url, secret) in [
+        ("jdbc:redshift://h:5439/dev?UID=a&PWD=hunter2", "hunter2"),
+        (
+            "jdbc:redshift://h:5439/dev?user=a&Password=hunter2",
+            "hunter2",
+        ),
+        (
+            "jdbc:redshift://h:5439/dev?user=a%26password%3Dhunter2",
+            "hunter2",
+        ),
+        ("jdbc:redshift://h:5439/dev%3Fpassword%3Dhunter2", "hunter2"),
+        (
+            "jdbc:redshift://h:5439/dev;AccessKeyID=AKIA;SecretAccessKey=hunter2",
+            "hunter2",
+        ),
+        ("jdbc:redshift://h:5439/dev?IAMSecret=hunter2", "hunter2"),
+        ("jdbc:redshift://a:hunter2@h:5439/dev", "hunter2"),
+        ("jdbc:redshift://h:5439/dev?token=hunter2", "hunter2"),
+        (
+            "jdbc:redshift://h:5439/dev?user=a&user_password=hunter2",
+            "hunter2",
+        ),
+        ("jdbc:redshift://h:99999/dev", "99999"),
+        ("jdbc:redshift://h:5439/dev%zz", "%zz"),
+        ("jdbc:redshift:iam://h:5439/dev", "iam"),
+    ] {
+        let msg = refused(
+            with(legacy(), "JdbcUrl", json!(refused_url)),
+            "InvalidRequest",
+            &["JdbcUrl", "value not shown"],
+        );
+        assert!(!msg.contains(secret), "{refused_url}: {msg}");
+    }
+}
+
+/// The one S3 rule set both languages apply (data/s3_uri_cases.json; tests/glue reads it too).
+#[test]
+fn s3_paths_follow_the_shared_cases() {
+    let cases: Value = serde_json::from_str(include_str!("../../data/s3_uri_cases.json")).unwrap();
+    let accepted = cases["accepted"].as_object().unwrap();
+    assert!(accepted.len() >= 5);
+    for (uri, normalized) in accepted {
+        let r = run(&with(legacy(), "s3FilePath", json!(uri)))
+            .unwrap_or_else(|e| panic!("{uri:?} refused: {e}"));
+        assert_eq!(&json!(r.s3_path), normalized, "{uri:?}");
+    }
+    let refused_uris = cases["refused"].as_array().unwrap();
+    assert!(refused_uris.len() >= 20);
+    for uri in refused_uris {
+        let err =
+            run(&with(legacy(), "s3FilePath", uri.clone())).expect_err(&format!("{uri} accepted"));
+        assert_eq!(err.kind(), "InvalidRequest", "{uri}");
+    }
 }

@@ -1,0 +1,81 @@
+"""The workflow when AWS misbehaves the way AWS does: a Lambda that times out or is killed after
+doing its work, a Glue API that throttles, a failure while the Glue run still writes. The faults
+come from the local stack's twins (local/lambda_gateway.py, glue-local), the rest is real: the
+Lambda binaries, the ASL on moto, the Glue script on Spark."""
+import pytest
+
+from test_workflow import HOT_DAY, TABLE, request, run
+
+DAY = "1992-01-20"
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_faults(stack):
+    stack.gateway.clear_faults()
+    yield
+    stack.gateway.clear_faults()
+
+
+def runs_of(stack, job_name, execution_arn):
+    """The Glue runs of the job that this execution started (its --execution_id argument)."""
+    runs = stack.client("glue").get_job_runs(JobName=job_name, MaxResults=200)["JobRuns"]
+    return [r for r in runs if r.get("Arguments", {}).get("--execution_id") == execution_arn]
+
+
+def task_errors(stack, arn):
+    return [e["taskFailedEventDetails"]["error"] for e in stack.history(arn) if e["type"] == "TaskFailed"]
+
+
+def test_start_run_timing_out_after_the_glue_run_started_still_succeeds_with_one_run(stack):
+    # Lambda runs start-run (StartJobRun goes through), then kills it at its timeout.
+    stack.gateway.inject("start-run", "timeout")
+    arn, result, out = run(stack, request(DayPartitionValue=DAY))
+
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert task_errors(stack, arn) == ["Sandbox.Timedout"]
+    assert stack.gateway.invocations["start-run"] >= 2
+    (glue_run,) = runs_of(stack, out["job"]["name"], arn)  # the retry found it; no second run
+    assert glue_run["Id"] == out["run"]["id"] and glue_run["JobRunState"] == "SUCCEEDED"
+
+
+def test_a_report_killed_before_publishing_is_retried_and_counts_the_unload_once(stack):
+    before = stack.metric_sums(TABLE).get("UnloadSucceeded", 0)
+    stack.gateway.inject("report", "timeout-early")
+    arn, result, _ = run(stack, request(DayPartitionValue=DAY))
+
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert task_errors(stack, arn) == ["Sandbox.Timedout"]
+    assert stack.metric_sums(TABLE).get("UnloadSucceeded", 0) == before + 1
+
+
+def test_a_crashed_check_status_is_lambda_unknown_and_is_retried(stack):
+    stack.gateway.inject("check-status", "crash")
+    arn, result, _ = run(stack, request(DayPartitionValue=DAY))
+
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert task_errors(stack, arn) == ["Lambda.Unknown"]
+
+
+def test_a_failure_while_the_glue_run_writes_stops_the_run_and_says_so(stack):
+    # check-status fails at its first look, seconds after the start: the Glue run (a Spark job
+    # that needs longer than that to start its JVM) is still going when report runs.
+    stack.gateway.inject("check-status", "error:GlueRunNotFound")
+    arn, result, out = run(stack, request(DayPartitionValue=HOT_DAY))
+
+    assert (result["status"], result["error"]) == ("FAILED", "GlueRunNotFound")
+    job = f"local_{TABLE}_ExtractToDataLake"
+    (glue_run,) = runs_of(stack, job, arn)
+    assert "has been asked to stop (BatchStopJobRun)" in result["cause"], result["cause"]
+    assert glue_run["Id"] in result["cause"]
+    assert final_state(stack, job, glue_run["Id"]) == "STOPPED"
+
+
+def final_state(stack, job, run_id, timeout=60):
+    """The Glue run's state once it has ended."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        state = stack.client("glue").get_job_run(JobName=job, RunId=run_id)["JobRun"]["JobRunState"]
+        if state not in ("STARTING", "RUNNING", "STOPPING", "WAITING") or time.monotonic() > deadline:
+            return state
+        time.sleep(0.5)
