@@ -1,13 +1,15 @@
 //! glue-local: the AWS Glue job API on one machine, for the local stack (`make demo`, tests/e2e).
 //!
 //! It speaks Glue's JSON protocol for the calls our Lambdas make — CreateJob, GetJob, UpdateJob,
-//! DeleteJob, StartJobRun, GetJobRun, GetJobRuns, BatchStopJobRun — so the unchanged binaries
-//! reach it through `AWS_ENDPOINT_URL_GLUE`. A run executes the job's script (fetched from the
-//! folder the local S3 serves) as a local process, and its state follows the process:
-//! STARTING → RUNNING → SUCCEEDED | FAILED | TIMEOUT | STOPPED.
+//! DeleteJob, StartJobRun, GetJobRun, GetJobRuns, BatchStopJobRun, GetTags, TagResource,
+//! UntagResource — so the unchanged binaries reach it through `AWS_ENDPOINT_URL_GLUE`. A run
+//! executes the job's script (fetched from the folder the local S3 serves) as a local process,
+//! and its state follows the process: STARTING → RUNNING → SUCCEEDED | FAILED | TIMEOUT | STOPPED;
+//! a FAILED run of a job with MaxRetries is followed by its next attempt, as in Glue. Faults
+//! (throttling, 5xx) can be armed per operation with `--fault` or `POST /_twin/faults`.
 //!
 //!     glue-local --s3-root DIR --state-dir DIR [--bind 127.0.0.1:0] [--python python3]
-//!                [--timeout-unit-seconds 60]
+//!                [--timeout-unit-seconds 60] [--fault OPERATION:ERROR[:COUNT] ...]
 //!
 //! When ready it prints exactly one line to stdout, `glue-local listening on http://127.0.0.1:<port>`;
 //! every call and state change is logged to stderr. Jobs and runs live in memory; each run's
@@ -22,9 +24,12 @@ macro_rules! log {
 }
 pub(crate) use log;
 
+mod admin;
+mod faults;
 mod protocol;
 mod runner;
 mod store;
+mod tags;
 
 use clap::Parser;
 use hyper::server::conn::http1;
@@ -59,6 +64,10 @@ struct Cli {
     /// Real seconds per minute of a job's Timeout (tests use 1).
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     timeout_unit_seconds: u64,
+    /// Fail the next COUNT (default 1) calls of OPERATION with ERROR (ThrottlingException or
+    /// InternalServiceException); repeatable. POST /_twin/faults does the same at run time.
+    #[arg(long = "fault", value_name = "OPERATION:ERROR[:COUNT]", value_parser = faults::Fault::from_flag)]
+    faults: Vec<faults::Fault>,
 }
 
 pub(crate) fn log_line(args: std::fmt::Arguments<'_>) {
@@ -128,9 +137,14 @@ async fn serve(cli: Cli) -> Result<(), String> {
         state_dir.clone(),
         Duration::from_secs(cli.timeout_unit_seconds),
     ));
+    let faults = Arc::new(faults::Faults::default());
+    for fault in cli.faults {
+        faults.arm(fault);
+    }
     let api = Arc::new(protocol::Api {
         store,
         runner: runner.clone(),
+        faults,
     });
 
     log!(

@@ -1,13 +1,18 @@
 //! The AWS Glue JSON protocol (awsJson1_1): `POST /` with `X-Amz-Target: AWSGlue.<Operation>`
 //! and a JSON body; the answer is 200 with a JSON body, or an error as HTTP 400 with
 //! `x-amzn-ErrorType: <Code>` and the body `{"__type": "<Code>", "message": "..."}` (what the
-//! AWS SDKs parse into the modeled exceptions). Requests are not authenticated: any signature,
-//! or none, is accepted.
+//! AWS SDKs parse into the modeled exceptions; InternalServiceException is HTTP 500, as in
+//! Glue). Requests are not authenticated: any signature, or none, is accepted; the signature's
+//! region is only read to place ARNs. Paths under `/_twin/` are glue-local's own (see `admin`),
+//! and an armed fault (see `faults`) answers a call before it runs.
 
+use crate::faults::Faults;
 use crate::runner::Runner;
 use crate::store::{string_map, ApiError, Store};
+use crate::{admin, tags};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
+use hyper::header::HeaderMap;
 use hyper::{Request, Response, StatusCode};
 use serde_json::{json, Map, Value};
 use std::convert::Infallible;
@@ -17,9 +22,25 @@ const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 const TARGET_PREFIX: &str = "AWSGlue.";
 const BODY_LIMIT: usize = 8 * 1024 * 1024;
 
+/// The operations glue-local serves.
+pub const OPERATIONS: &[&str] = &[
+    "CreateJob",
+    "GetJob",
+    "UpdateJob",
+    "DeleteJob",
+    "StartJobRun",
+    "GetJobRun",
+    "GetJobRuns",
+    "BatchStopJobRun",
+    "GetTags",
+    "TagResource",
+    "UntagResource",
+];
+
 pub struct Api {
     pub store: Arc<Store>,
     pub runner: Arc<Runner>,
+    pub faults: Arc<Faults>,
 }
 
 /// One HTTP request → one HTTP response (never a transport error).
@@ -27,6 +48,9 @@ pub async fn handle(
     api: Arc<Api>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let region = signing_region(req.headers());
     let target = req
         .headers()
         .get("x-amz-target")
@@ -37,37 +61,74 @@ pub async fn handle(
         .strip_prefix(TARGET_PREFIX)
         .unwrap_or(&target)
         .to_string();
-    let result = match Limited::new(req.into_body(), BODY_LIMIT).collect().await {
-        Err(err) => Err(ApiError::invalid_input(format!(
-            "could not read the request body: {err}"
-        ))),
-        Ok(body) => parse_body(&body.to_bytes()).and_then(|body| api.call(&operation, &body)),
+    let body = Limited::new(req.into_body(), BODY_LIMIT)
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .map_err(|err| format!("could not read the request body: {err}"));
+    if path.starts_with(admin::PREFIX) {
+        let (status, answer) = match body {
+            Ok(body) => admin::handle(&api.faults, &method, &path, &body),
+            Err(why) => (StatusCode::BAD_REQUEST, json!({"error": why})),
+        };
+        return Ok(respond(status, "application/json", &answer, None));
+    }
+    let result = match body {
+        Err(why) => Err(ApiError::invalid_input(why)),
+        Ok(body) => match api.faults.take(&operation) {
+            Some(err) => {
+                crate::log!("{operation}: injected fault");
+                Err(err)
+            }
+            None => {
+                parse_body(&body).and_then(|body| api.call(&operation, &body, region.as_deref()))
+            }
+        },
     };
     let (status, body) = match result {
         Ok(body) => (StatusCode::OK, body),
         Err(err) => {
             crate::log!("{operation}: {}: {}", err.code, err.message);
             (
-                StatusCode::BAD_REQUEST,
+                err.status(),
                 json!({"__type": err.code, "message": err.message}),
             )
         }
     };
-    let mut response = Response::builder()
-        .status(status)
-        .header("content-type", CONTENT_TYPE)
-        .header("x-amzn-requestid", request_id());
-    if let Some(code) = body
+    let error_type = body
         .get("__type")
         .and_then(Value::as_str)
-        .filter(|_| !status.is_success())
-    {
+        .filter(|_| !status.is_success());
+    Ok(respond(status, CONTENT_TYPE, &body, error_type))
+}
+
+/// A JSON response; `error_type` becomes `x-amzn-ErrorType`, which the SDKs read first.
+fn respond(
+    status: StatusCode,
+    content_type: &str,
+    body: &Value,
+    error_type: Option<&str>,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .header("x-amzn-requestid", request_id());
+    if let Some(code) = error_type {
         response = response.header("x-amzn-errortype", code);
     }
-    let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
-    Ok(response
+    let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
+    response
         .body(Full::new(bytes))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new()))))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// The region of a SigV4 `Authorization` header
+/// (`... Credential=<key>/<date>/<region>/<service>/aws4_request, ...`), if there is one.
+fn signing_region(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let credential = auth.split("Credential=").nth(1)?.split([',', ' ']).next()?;
+    let region = credential.split('/').nth(2)?;
+    (!region.is_empty()).then(|| region.to_string())
 }
 
 fn parse_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
@@ -118,7 +179,12 @@ fn optional_u64(body: &Map<String, Value>, key: &str) -> Result<Option<u64>, Api
 }
 
 impl Api {
-    fn call(&self, operation: &str, body: &Map<String, Value>) -> Result<Value, ApiError> {
+    fn call(
+        &self,
+        operation: &str,
+        body: &Map<String, Value>,
+        region: Option<&str>,
+    ) -> Result<Value, ApiError> {
         match operation {
             "CreateJob" => {
                 let name = required_str(body, "Name")?;
@@ -145,7 +211,10 @@ impl Api {
             "DeleteJob" => {
                 let name = required_str(body, "JobName")?;
                 let existed = self.store.delete_job(name);
-                crate::log!("DeleteJob {name}{}", if existed { "" } else { " (did not exist)" });
+                crate::log!(
+                    "DeleteJob {name}{}",
+                    if existed { "" } else { " (did not exist)" }
+                );
                 Ok(json!({"JobName": name}))
             }
             "StartJobRun" => {
@@ -154,7 +223,9 @@ impl Api {
                     None | Some(Value::Null) => Default::default(),
                     Some(v) => string_map(v, "Arguments")?,
                 };
-                let launch = self.store.start_run(name, arguments, optional_u64(body, "Timeout")?)?;
+                let launch =
+                    self.store
+                        .start_run(name, arguments, optional_u64(body, "Timeout")?)?;
                 let run_id = launch.run_id.clone();
                 crate::log!("StartJobRun {name} -> {run_id}");
                 self.runner.launch(launch);
@@ -164,14 +235,22 @@ impl Api {
                 let name = required_str(body, "JobName")?;
                 let run_id = required_str(body, "RunId")?;
                 let run = self.store.get_run(name, run_id)?;
-                crate::log!("GetJobRun {name} {run_id}: {}", run["JobRunState"].as_str().unwrap_or_default());
+                crate::log!(
+                    "GetJobRun {name} {run_id}: {}",
+                    run["JobRunState"].as_str().unwrap_or_default()
+                );
                 Ok(json!({"JobRun": run}))
             }
             "GetJobRuns" => {
                 let name = required_str(body, "JobName")?;
                 let token = body.get("NextToken").and_then(Value::as_str);
-                let page = self.store.get_runs(name, optional_u64(body, "MaxResults")?, token)?;
-                crate::log!("GetJobRuns {name}: {} run(s)", page["JobRuns"].as_array().map_or(0, Vec::len));
+                let page = self
+                    .store
+                    .get_runs(name, optional_u64(body, "MaxResults")?, token)?;
+                crate::log!(
+                    "GetJobRuns {name}: {} run(s)",
+                    page["JobRuns"].as_array().map_or(0, Vec::len)
+                );
                 Ok(page)
             }
             "BatchStopJobRun" => {
@@ -179,12 +258,53 @@ impl Api {
                 let ids: Vec<String> = body
                     .get("JobRunIds")
                     .and_then(Value::as_array)
-                    .map(|ids| ids.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                    .map(|ids| {
+                        ids.iter()
+                            .filter_map(|v| v.as_str().map(str::to_string))
+                            .collect()
+                    })
                     .filter(|ids: &Vec<String>| !ids.is_empty())
                     .ok_or_else(|| ApiError::invalid_input("JobRunIds is required"))?;
                 let out = self.store.stop_runs(name, &ids);
                 crate::log!("BatchStopJobRun {name} {ids:?}");
                 Ok(out)
+            }
+            "GetTags" => {
+                let arn = required_str(body, "ResourceArn")?;
+                let name = tags::job_name_from_arn(arn, region)?;
+                let tags = self.store.get_tags(name)?;
+                crate::log!("GetTags {name}: {} tag(s)", tags.len());
+                Ok(json!({"Tags": tags}))
+            }
+            "TagResource" => {
+                let arn = required_str(body, "ResourceArn")?;
+                let name = tags::job_name_from_arn(arn, region)?;
+                let add = body
+                    .get("TagsToAdd")
+                    .ok_or_else(|| ApiError::invalid_input("TagsToAdd is required"))
+                    .and_then(|v| string_map(v, "TagsToAdd"))?;
+                let keys: Vec<String> = add.keys().cloned().collect();
+                self.store.tag_job(name, add)?;
+                crate::log!("TagResource {name} {keys:?}");
+                Ok(json!({}))
+            }
+            "UntagResource" => {
+                let arn = required_str(body, "ResourceArn")?;
+                let name = tags::job_name_from_arn(arn, region)?;
+                let keys: Vec<String> = body
+                    .get("TagsToRemove")
+                    .and_then(Value::as_array)
+                    .and_then(|keys| {
+                        keys.iter()
+                            .map(|k| k.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .ok_or_else(|| {
+                        ApiError::invalid_input("TagsToRemove must be a list of tag keys")
+                    })?;
+                self.store.untag_job(name, &keys)?;
+                crate::log!("UntagResource {name} {keys:?}");
+                Ok(json!({}))
             }
             "" => Err(ApiError {
                 code: "UnknownOperationException",
@@ -193,8 +313,8 @@ impl Api {
             other => Err(ApiError {
                 code: "UnknownOperationException",
                 message: format!(
-                    "glue-local does not implement {other} (only CreateJob, GetJob, UpdateJob, DeleteJob, \
-                     StartJobRun, GetJobRun, GetJobRuns, BatchStopJobRun)"
+                    "glue-local does not implement {other} (only {})",
+                    OPERATIONS.join(", ")
                 ),
             }),
         }

@@ -71,11 +71,22 @@ impl Runner {
     }
 
     /// Starts the run in the background; its state moves in the store as the process does.
+    /// When the store answers a failure with a retry (MaxRetries), that attempt runs next.
     pub fn launch(self: &Arc<Self>, launch: Launch) {
         let runner = Arc::clone(self);
         tokio::spawn(async move {
-            let outcome = runner.execute(&launch).await;
-            runner.store.run_finished(&launch.run_id, outcome);
+            let mut launch = launch;
+            loop {
+                let outcome = if runner.shutting_down.load(Ordering::SeqCst) {
+                    stopped_by_shutdown(0) // a retry queued while the server stops never starts
+                } else {
+                    runner.execute(&launch).await
+                };
+                match runner.store.run_finished(&launch, outcome) {
+                    Some(next) => launch = next,
+                    None => break,
+                }
+            }
         });
     }
 
@@ -189,12 +200,7 @@ impl Runner {
         let execution_seconds = started.elapsed().as_secs_f64().ceil() as u64;
 
         if self.shutting_down.load(Ordering::SeqCst) {
-            let message = "glue-local shut down while the run was active".to_string();
-            return Outcome {
-                state: RunState::Stopped,
-                error_message: Some(message),
-                execution_seconds,
-            };
+            return stopped_by_shutdown(execution_seconds);
         }
         match ending {
             Ending::TimedOut => Outcome {
@@ -258,11 +264,11 @@ impl Runner {
 
     /// Ends every run's process group: SIGTERM, a grace period while the runs finish, SIGKILL.
     pub async fn shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
         let groups: Vec<i32> = self.groups().iter().copied().collect();
         if groups.is_empty() {
             return;
         }
-        self.shutting_down.store(true, Ordering::SeqCst);
         crate::log!("shutting down: ending {} process group(s)", groups.len());
         for &pgid in &groups {
             signal_group(pgid, libc::SIGTERM);
@@ -274,6 +280,14 @@ impl Runner {
         for &pgid in &groups {
             signal_group(pgid, libc::SIGKILL);
         }
+    }
+}
+
+fn stopped_by_shutdown(execution_seconds: u64) -> Outcome {
+    Outcome {
+        state: RunState::Stopped,
+        error_message: Some("glue-local shut down while the run was active".into()),
+        execution_seconds,
     }
 }
 

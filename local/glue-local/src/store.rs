@@ -2,8 +2,19 @@
 //! HTTP handlers and the process runner share one `Store` through an `Arc`.
 //!
 //! A job is kept as the JSON object it was created (or last updated) with — minus Name and Tags —
-//! so GetJob returns exactly the fields a caller stored, with Glue's defaults filled in.
+//! so GetJob returns exactly the fields a caller stored, with Glue's defaults filled in. Its tags
+//! are kept beside it (GetJob does not show them; GetTags does).
+//!
+//! Retries: Glue's `MaxRetries` is "the maximum number of times to retry this job after a JobRun
+//! fails" (Job structure, https://docs.aws.amazon.com/glue/latest/dg/aws-glue-api-jobs-job.html).
+//! A retry is a new JobRun with its own Id, `Attempt` one more, and `PreviousRunId` the failed
+//! run's Id (JobRun structure, https://docs.aws.amazon.com/glue/latest/dg/aws-glue-api-jobs-runs.html).
+//! Only FAILED is retried: TIMEOUT ("exceeded its specified timeout value") and STOPPED (asked
+//! for) are not failures of the run (https://docs.aws.amazon.com/glue/latest/dg/job-run-statuses.html).
+//! The docs do not say when MaxRetries is read: glue-local takes it when the first attempt starts,
+//! so an UpdateJob during the chain does not change it.
 
+use crate::tags::{self, Tags};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -47,6 +58,15 @@ impl ApiError {
         Self {
             code: "InvalidInputException",
             message: message.into(),
+        }
+    }
+
+    /// Glue answers its own faults with 500, everything else it refuses with 400.
+    pub fn status(&self) -> hyper::StatusCode {
+        if self.code == "InternalServiceException" {
+            hyper::StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            hyper::StatusCode::BAD_REQUEST
         }
     }
 }
@@ -107,12 +127,18 @@ pub struct Launch {
 
 struct Job {
     definition: Map<String, Value>,
+    tags: Tags,
     created_on: f64,
     last_modified_on: f64,
 }
 
 struct Run {
     id: String,
+    /// 0 for the run StartJobRun made, +1 for each retry after a failure.
+    attempt: u64,
+    previous_run_id: Option<String>,
+    /// The job's MaxRetries when the chain's first attempt started.
+    max_retries: u64,
     job_name: String,
     arguments: BTreeMap<String, String>,
     state: RunState,
@@ -131,7 +157,10 @@ impl Run {
     fn to_json(&self) -> Value {
         let mut run = Map::new();
         run.insert("Id".into(), json!(self.id));
-        run.insert("Attempt".into(), json!(0));
+        run.insert("Attempt".into(), json!(self.attempt));
+        if let Some(previous) = &self.previous_run_id {
+            run.insert("PreviousRunId".into(), json!(previous));
+        }
         run.insert("JobName".into(), json!(self.job_name));
         run.insert("StartedOn".into(), json!(self.started_on));
         run.insert("LastModifiedOn".into(), json!(self.last_modified_on));
@@ -299,6 +328,10 @@ impl Store {
         if name.is_empty() {
             return Err(ApiError::invalid_input("Name is required"));
         }
+        let tags = match definition.get("Tags") {
+            None | Some(Value::Null) => Tags::new(),
+            Some(v) => tags::validate(string_map(v, "Tags")?)?,
+        };
         let definition = normalize_definition(definition)?;
         let mut state = self.lock();
         if state.jobs.contains_key(name) {
@@ -311,6 +344,7 @@ impl Store {
             name.to_string(),
             Job {
                 definition,
+                tags,
                 created_on: t,
                 last_modified_on: t,
             },
@@ -327,6 +361,40 @@ impl Store {
         out.insert("CreatedOn".into(), json!(job.created_on));
         out.insert("LastModifiedOn".into(), json!(job.last_modified_on));
         Ok(Value::Object(out))
+    }
+
+    /// GetTags: the job's tags.
+    pub fn get_tags(&self, name: &str) -> Result<Tags> {
+        let state = self.lock();
+        let job = state.jobs.get(name).ok_or_else(|| job_not_found(name))?;
+        Ok(job.tags.clone())
+    }
+
+    /// TagResource: adds (or overwrites) tags, refusing to pass the per-resource limit.
+    pub fn tag_job(&self, name: &str, add: Tags) -> Result<()> {
+        let add = tags::validate(add)?;
+        let mut state = self.lock();
+        let job = state
+            .jobs
+            .get_mut(name)
+            .ok_or_else(|| job_not_found(name))?;
+        let mut merged = job.tags.clone();
+        merged.extend(add);
+        job.tags = tags::validate(merged)?;
+        Ok(())
+    }
+
+    /// UntagResource: removes the keys given (missing keys are fine).
+    pub fn untag_job(&self, name: &str, keys: &[String]) -> Result<()> {
+        let mut state = self.lock();
+        let job = state
+            .jobs
+            .get_mut(name)
+            .ok_or_else(|| job_not_found(name))?;
+        for key in keys {
+            job.tags.remove(key);
+        }
+        Ok(())
     }
 
     /// Replaces the whole definition, as Glue does: fields the update leaves out are gone.
@@ -415,10 +483,15 @@ impl Store {
         .filter_map(|k| def.get(*k).map(|v| (k.to_string(), v.clone())))
         .collect();
 
+        let max_retries = def.get("MaxRetries").and_then(Value::as_u64).unwrap_or(0);
+
         let t = now();
         let stop = Arc::new(Notify::new());
         let run = Run {
             id: new_run_id(),
+            attempt: 0,
+            previous_run_id: None,
+            max_retries,
             job_name: name.to_string(),
             arguments,
             state: RunState::Starting,
@@ -466,23 +539,65 @@ impl Store {
         });
     }
 
-    pub fn run_finished(&self, run_id: &str, outcome: Outcome) {
-        self.with_run(run_id, |run| {
-            run.state = outcome.state;
-            run.error_message = outcome.error_message;
-            run.execution_seconds = outcome.execution_seconds;
-            run.completed_on = Some(now());
-            crate::log!(
-                "run {run_id} of job {}: {} after {} s{}",
-                run.job_name,
-                run.state.as_str(),
-                run.execution_seconds,
-                run.error_message
-                    .as_deref()
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default()
-            );
-        });
+    /// Records how the run ended. A FAILED run with retries left is followed, under the same
+    /// lock, by its next attempt in STARTING: the Launch the runner must start.
+    pub fn run_finished(&self, launch: &Launch, outcome: Outcome) -> Option<Launch> {
+        let run_id = launch.run_id.as_str();
+        let mut state = self.lock();
+        let run = state.runs.iter_mut().find(|r| r.id == run_id)?;
+        // A run someone asked to stop is not retried, however its process ended.
+        let stop_requested = run.state == RunState::Stopping;
+        run.state = outcome.state;
+        run.error_message = outcome.error_message;
+        run.execution_seconds = outcome.execution_seconds;
+        run.completed_on = Some(now());
+        run.last_modified_on = now();
+        crate::log!(
+            "run {run_id} of job {}: {} after {} s{}",
+            run.job_name,
+            run.state.as_str(),
+            run.execution_seconds,
+            run.error_message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        );
+        if run.state != RunState::Failed || stop_requested || run.attempt >= run.max_retries {
+            return None;
+        }
+        let t = now();
+        let stop = Arc::new(Notify::new());
+        let retry = Run {
+            id: new_run_id(),
+            attempt: run.attempt + 1,
+            previous_run_id: Some(run.id.clone()),
+            max_retries: run.max_retries,
+            job_name: run.job_name.clone(),
+            arguments: run.arguments.clone(),
+            state: RunState::Starting,
+            started_on: t,
+            last_modified_on: t,
+            completed_on: None,
+            execution_seconds: 0,
+            error_message: None,
+            timeout_minutes: run.timeout_minutes,
+            job_fields: run.job_fields.clone(),
+            stop: stop.clone(),
+        };
+        crate::log!(
+            "run {} of job {}: STARTING (attempt {} of MaxRetries {}, after {run_id})",
+            retry.id,
+            retry.job_name,
+            retry.attempt,
+            retry.max_retries
+        );
+        let next = Launch {
+            run_id: retry.id.clone(),
+            stop,
+            ..launch.clone()
+        };
+        state.runs.push(retry);
+        Some(next)
     }
 
     pub fn get_run(&self, name: &str, run_id: &str) -> Result<Value> {
@@ -622,7 +737,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_are_filled_and_tags_dropped() {
+    fn defaults_are_filled_and_tags_kept_apart() {
         let store = Store::default();
         store
             .create_job("j", definition(json!({"Tags": {"a": "b"}})))
@@ -633,6 +748,134 @@ mod tests {
         assert_eq!(job["ExecutionProperty"]["MaxConcurrentRuns"], 1);
         assert!(job.get("Tags").is_none());
         assert_eq!(job["Name"], "j");
+        assert_eq!(store.get_tags("j").unwrap()["a"], "b");
+    }
+
+    #[test]
+    fn tags_are_added_removed_and_limited() {
+        let store = Store::default();
+        store
+            .create_job("j", definition(json!({"Tags": {"a": "1", "b": "2"}})))
+            .unwrap();
+        store
+            .tag_job(
+                "j",
+                Tags::from([("b".into(), "3".into()), ("c".into(), "4".into())]),
+            )
+            .unwrap();
+        store.untag_job("j", &["a".into(), "zz".into()]).unwrap();
+        let tags = store.get_tags("j").unwrap();
+        assert_eq!(
+            tags,
+            Tags::from([("b".into(), "3".into()), ("c".into(), "4".into())])
+        );
+        let fifty: Tags = (0..49).map(|i| (format!("k{i}"), String::new())).collect();
+        let err = store.tag_job("j", fifty).unwrap_err();
+        assert_eq!(err.code, "InvalidInputException");
+        assert_eq!(
+            store.get_tags("j").unwrap().len(),
+            2,
+            "a refused TagResource changes nothing"
+        );
+        assert_eq!(
+            store.get_tags("nope").unwrap_err().code,
+            "EntityNotFoundException"
+        );
+        let bad = store
+            .create_job("k", definition(json!({"Tags": {"aws:x": "1"}})))
+            .unwrap_err();
+        assert_eq!(bad.code, "InvalidInputException");
+    }
+
+    fn ended(state: RunState) -> Outcome {
+        Outcome {
+            state,
+            error_message: None,
+            execution_seconds: 1,
+        }
+    }
+
+    #[test]
+    fn a_failed_run_is_retried_until_max_retries() {
+        let store = Store::default();
+        store
+            .create_job(
+                "j",
+                definition(json!({"MaxRetries": 2, "DefaultArguments": {"--d": "job"}})),
+            )
+            .unwrap();
+        let first = store
+            .start_run("j", BTreeMap::from([("--a".into(), "run".into())]), Some(9))
+            .unwrap();
+        let mut launches = vec![first.clone()];
+        let mut launch = first;
+        while let Some(next) = store.run_finished(&launch, ended(RunState::Failed)) {
+            assert_eq!(next.arguments, launch.arguments);
+            assert_eq!(next.timeout_minutes, 9);
+            launches.push(next.clone());
+            launch = next;
+        }
+        assert_eq!(launches.len(), 3);
+        for (attempt, launch) in launches.iter().enumerate() {
+            let run = store.get_run("j", &launch.run_id).unwrap();
+            assert_eq!(run["Attempt"], attempt);
+            assert_eq!(run["JobRunState"], "FAILED");
+            assert_eq!(run["Arguments"], json!({"--a": "run"}));
+            let previous = attempt.checked_sub(1).map(|i| json!(launches[i].run_id));
+            assert_eq!(run.get("PreviousRunId"), previous.as_ref());
+        }
+    }
+
+    #[test]
+    fn only_failures_are_retried() {
+        let store = Store::default();
+        store
+            .create_job(
+                "j",
+                definition(json!({"MaxRetries": 3, "ExecutionProperty": {"MaxConcurrentRuns": 9}})),
+            )
+            .unwrap();
+        for state in [RunState::Succeeded, RunState::Timeout, RunState::Stopped] {
+            let launch = store.start_run("j", BTreeMap::new(), None).unwrap();
+            assert!(
+                store.run_finished(&launch, ended(state)).is_none(),
+                "{state:?}"
+            );
+        }
+        // A run asked to stop is not retried even if its process ends with a failure.
+        let launch = store.start_run("j", BTreeMap::new(), None).unwrap();
+        store.stop_runs("j", std::slice::from_ref(&launch.run_id));
+        assert!(store
+            .run_finished(&launch, ended(RunState::Failed))
+            .is_none());
+    }
+
+    #[test]
+    fn max_retries_is_read_when_the_first_attempt_starts() {
+        let store = Store::default();
+        store
+            .create_job("j", definition(json!({"MaxRetries": 1})))
+            .unwrap();
+        let launch = store.start_run("j", BTreeMap::new(), None).unwrap();
+        store
+            .update_job("j", definition(json!({"MaxRetries": 0})))
+            .unwrap();
+        let retry = store
+            .run_finished(&launch, ended(RunState::Failed))
+            .unwrap();
+        assert!(store
+            .run_finished(&retry, ended(RunState::Failed))
+            .is_none());
+        // A job deleted meanwhile has no runs left to retry.
+        let store = Store::default();
+        store
+            .create_job("j", definition(json!({"MaxRetries": 1})))
+            .unwrap();
+        let launch = store.start_run("j", BTreeMap::new(), None).unwrap();
+        store.delete_job("j");
+        assert!(store
+            .run_finished(&launch, ended(RunState::Failed))
+            .is_none());
     }
 
     #[test]

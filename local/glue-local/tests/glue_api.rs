@@ -1,12 +1,16 @@
 //! glue-local through aws-sdk-glue, against the built binary on a free port. Job scripts are
 //! small shell files (the server runs them with `--python /bin/sh`) placed in a temporary
-//! local-S3 folder. Every wait polls with a deadline.
+//! local-S3 folder. Every wait polls with a deadline. The admin endpoint (`/_twin/faults`) is
+//! called with plain HTTP, as the project's Python tests do.
 
+use aws_sdk_glue::config::retry::RetryConfig;
 use aws_sdk_glue::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_glue::error::ProvideErrorMetadata;
 use aws_sdk_glue::types::{ExecutionProperty, JobCommand, JobRun, JobRunState, JobUpdate};
 use aws_sdk_glue::Client;
+use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,6 +20,7 @@ const DEADLINE: Duration = Duration::from_secs(30);
 struct Server {
     child: Child,
     dir: PathBuf,
+    url: String,
     client: Client,
 }
 
@@ -48,17 +53,42 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected ready line {line:?}"))
             .to_string();
         assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-        let config = aws_sdk_glue::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .endpoint_url(url)
-            .build();
         Self {
             child,
             dir,
-            client: Client::from_conf(config),
+            client: client(&url, RetryConfig::standard()),
+            url,
         }
+    }
+
+    /// A client of this server with its own retry policy.
+    fn client_with(&self, retry: RetryConfig) -> Client {
+        client(&self.url, retry)
+    }
+
+    /// One plain HTTP/1.1 call (the admin endpoint): the status and the JSON body.
+    fn http(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
+        let addr = self.url.trim_start_matches("http://");
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+        (status, serde_json::from_str(body).unwrap())
+    }
+
+    /// Arms a fault through the admin endpoint.
+    fn arm(&self, operation: &str, error: &str, count: u64) {
+        let body = json!({"operation": operation, "error": error, "count": count}).to_string();
+        let (status, answer) = self.http("POST", "/_twin/faults", &body);
+        assert_eq!(status, 200, "{answer}");
     }
 
     fn s3_root(&self) -> PathBuf {
@@ -169,6 +199,17 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+fn client(url: &str, retry: RetryConfig) -> Client {
+    let config = aws_sdk_glue::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(url)
+        .retry_config(retry)
+        .build();
+    Client::from_conf(config)
 }
 
 impl Drop for Server {
@@ -717,4 +758,455 @@ async fn sigterm_ends_the_server_and_every_run() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+// --- Glue's own retries (MaxRetries) --------------------------------------------------------
+
+impl Server {
+    async fn create_retrying_job(&self, name: &str, script: &str, max_retries: i32) {
+        self.client
+            .create_job()
+            .name(name)
+            .role("arn:aws:iam::123456789012:role/glue")
+            .command(
+                JobCommand::builder()
+                    .name("glueetl")
+                    .script_location(script)
+                    .build(),
+            )
+            .timeout(10)
+            .max_retries(max_retries)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Polls GetJobRuns until the job has `count` runs, all finished; newest first.
+    async fn wait_for_runs(&self, job: &str, count: usize) -> Vec<JobRun> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let out = self
+                .client
+                .get_job_runs()
+                .job_name(job)
+                .send()
+                .await
+                .unwrap();
+            let runs = out.job_runs().to_vec();
+            let done = runs.iter().all(|r| r.job_run_state().is_some_and(terminal));
+            if runs.len() == count && done {
+                return runs;
+            }
+            assert!(runs.len() <= count, "more runs than {count}: {runs:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{job}: {} run(s) so far: {runs:?}; log:\n{}",
+                runs.len(),
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// After the runs settled: no further attempt appears.
+    async fn assert_no_more_runs(&self, job: &str, count: usize) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let out = self
+            .client
+            .get_job_runs()
+            .job_name(job)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.job_runs().len(), count, "{:?}", out.job_runs());
+    }
+}
+
+const FAILS: &str =
+    "echo \"$@\" >> \"$UNLOAD_LOCAL_S3_ROOT/calls\"\necho 'UnloadError: boom' >&2\nexit 1\n";
+
+#[tokio::test]
+async fn a_failed_run_is_retried_max_retries_times_chained_by_previous_run_id() {
+    let server = Server::launch("retries", &[]);
+    let script = server.script("fails.sh", FAILS);
+    server.create_retrying_job("flaky", &script, 2).await;
+    let first = server
+        .start("flaky", &[("--execution_id", "arn:exec:1")])
+        .await;
+
+    let runs = server.wait_for_runs("flaky", 3).await;
+    server.assert_no_more_runs("flaky", 3).await;
+    let oldest_first: Vec<&JobRun> = runs.iter().rev().collect();
+    assert_eq!(oldest_first[0].id(), Some(first.as_str()));
+    for (attempt, run) in oldest_first.iter().enumerate() {
+        assert_eq!(run.attempt(), attempt as i32, "{run:?}");
+        assert_eq!(run.job_run_state(), Some(&JobRunState::Failed));
+        assert_eq!(run.error_message(), Some("UnloadError: boom"));
+        assert_eq!(run.arguments().unwrap()["--execution_id"], "arn:exec:1");
+        let previous = attempt.checked_sub(1).and_then(|i| oldest_first[i].id());
+        assert_eq!(run.previous_run_id(), previous, "{run:?}");
+        // GetJobRun shows the same chain.
+        let one = server.run("flaky", run.id().unwrap()).await;
+        assert_eq!(
+            (one.attempt(), one.previous_run_id()),
+            (run.attempt(), previous)
+        );
+    }
+    // Each attempt ran the script with its own run id and the same arguments.
+    let calls = std::fs::read_to_string(server.s3_root().join("calls")).unwrap();
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    for (call, run) in calls.iter().zip(&oldest_first) {
+        assert!(call.contains(run.id().unwrap()), "{call}");
+        assert!(call.contains("--execution_id arn:exec:1"), "{call}");
+    }
+}
+
+#[tokio::test]
+async fn without_max_retries_a_failed_run_runs_once() {
+    let server = Server::launch("noretries", &[]);
+    let script = server.script("fails.sh", FAILS);
+    server.create_retrying_job("once", &script, 0).await;
+    let id = server.start("once", &[]).await;
+    let runs = server.wait_for_runs("once", 1).await;
+    server.assert_no_more_runs("once", 1).await;
+    assert_eq!(runs[0].id(), Some(id.as_str()));
+    assert_eq!(runs[0].attempt(), 0);
+    assert_eq!(runs[0].previous_run_id(), None);
+    assert_eq!(runs[0].job_run_state(), Some(&JobRunState::Failed));
+}
+
+#[tokio::test]
+async fn a_run_that_succeeds_is_not_retried() {
+    let server = Server::launch("succeedsonce", &[]);
+    let script = server.script("ok.sh", "exit 0\n");
+    server.create_retrying_job("fine", &script, 2).await;
+    server.start("fine", &[]).await;
+    let runs = server.wait_for_runs("fine", 1).await;
+    server.assert_no_more_runs("fine", 1).await;
+    assert_eq!(runs[0].job_run_state(), Some(&JobRunState::Succeeded));
+    assert_eq!(runs[0].attempt(), 0);
+}
+
+#[tokio::test]
+async fn timed_out_and_stopped_runs_are_not_retried() {
+    let server = Server::launch("notretried", &["--timeout-unit-seconds", "1"]);
+    let script = server.script("sleep.sh", SLEEPER);
+    server.create_retrying_job("slow", &script, 2).await;
+    let out = server
+        .client
+        .start_job_run()
+        .job_name("slow")
+        .timeout(1)
+        .send()
+        .await
+        .unwrap();
+    let timed_out = out.job_run_id().unwrap().to_string();
+    let (run, _) = server.wait_for("slow", &timed_out, terminal).await;
+    assert_eq!(run.job_run_state(), Some(&JobRunState::Timeout));
+    server.assert_no_more_runs("slow", 1).await;
+
+    let out = server
+        .client
+        .start_job_run()
+        .job_name("slow")
+        .timeout(600)
+        .send()
+        .await
+        .unwrap();
+    let stopped = out.job_run_id().unwrap().to_string();
+    server
+        .wait_for("slow", &stopped, is(JobRunState::Running))
+        .await;
+    server
+        .client
+        .batch_stop_job_run()
+        .job_name("slow")
+        .job_run_ids(&stopped)
+        .send()
+        .await
+        .unwrap();
+    let (run, _) = server.wait_for("slow", &stopped, terminal).await;
+    assert_eq!(run.job_run_state(), Some(&JobRunState::Stopped));
+    server.assert_no_more_runs("slow", 2).await;
+}
+
+// --- Tags -------------------------------------------------------------------------------------
+
+const ACCOUNT_ARN: &str = "arn:aws:glue:us-east-1:123456789012";
+
+#[tokio::test]
+async fn tags_are_read_and_added_through_the_job_arn() {
+    let server = Server::launch("tags", &[]);
+    let glue = &server.client;
+    glue.create_job()
+        .name("demo.orders_ExtractToDataLake")
+        .role("r")
+        .command(
+            JobCommand::builder()
+                .script_location("s3://scripts/x.py")
+                .build(),
+        )
+        .tags("stack", "unload-dev")
+        .tags("owner", "data")
+        .send()
+        .await
+        .unwrap();
+    let arn = format!("{ACCOUNT_ARN}:job/demo.orders_ExtractToDataLake");
+    let tags = glue.get_tags().resource_arn(&arn).send().await.unwrap();
+    let want: HashMap<String, String> = HashMap::from([
+        ("stack".into(), "unload-dev".into()),
+        ("owner".into(), "data".into()),
+    ]);
+    assert_eq!(tags.tags(), Some(&want));
+
+    glue.tag_resource()
+        .resource_arn(&arn)
+        .tags_to_add("owner", "platform")
+        .tags_to_add("cost-center", "42")
+        .send()
+        .await
+        .unwrap();
+    glue.untag_resource()
+        .resource_arn(&arn)
+        .tags_to_remove("stack")
+        .send()
+        .await
+        .unwrap();
+    let tags = glue.get_tags().resource_arn(&arn).send().await.unwrap();
+    let want: HashMap<String, String> = HashMap::from([
+        ("owner".into(), "platform".into()),
+        ("cost-center".into(), "42".into()),
+    ]);
+    assert_eq!(tags.tags(), Some(&want));
+    // UpdateJob leaves the tags alone (JobUpdate has none).
+    glue.update_job()
+        .job_name("demo.orders_ExtractToDataLake")
+        .job_update(
+            JobUpdate::builder()
+                .role("r2")
+                .command(
+                    JobCommand::builder()
+                        .script_location("s3://scripts/y.py")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let tags = glue.get_tags().resource_arn(&arn).send().await.unwrap();
+    assert_eq!(tags.tags().map(HashMap::len), Some(2));
+
+    let missing = glue
+        .get_tags()
+        .resource_arn(format!("{ACCOUNT_ARN}:job/nope"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        missing
+            .as_service_error()
+            .unwrap()
+            .is_entity_not_found_exception(),
+        "{missing:?}"
+    );
+    let tag_missing = glue
+        .tag_resource()
+        .resource_arn(format!("{ACCOUNT_ARN}:job/nope"))
+        .tags_to_add("a", "b")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(tag_missing
+        .as_service_error()
+        .unwrap()
+        .is_entity_not_found_exception());
+    // The job exists in us-east-1, where the client signs; the same name elsewhere does not.
+    let other_region = glue
+        .get_tags()
+        .resource_arn("arn:aws:glue:eu-west-1:123456789012:job/demo.orders_ExtractToDataLake")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(other_region
+        .as_service_error()
+        .unwrap()
+        .is_entity_not_found_exception());
+    for not_a_job in [
+        format!("{ACCOUNT_ARN}:database/db1"),
+        "arn:aws:s3:::bucket".to_string(),
+        "demo.orders_ExtractToDataLake".to_string(),
+    ] {
+        let err = glue
+            .get_tags()
+            .resource_arn(&not_a_job)
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            err.as_service_error().unwrap().is_invalid_input_exception(),
+            "{not_a_job}: {err:?}"
+        );
+        let err = glue
+            .tag_resource()
+            .resource_arn(&not_a_job)
+            .tags_to_add("a", "b")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            err.as_service_error().unwrap().is_invalid_input_exception(),
+            "{not_a_job}"
+        );
+    }
+    let reserved = glue
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags_to_add("aws:cloudformation:stack-name", "x")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(reserved
+        .as_service_error()
+        .unwrap()
+        .is_invalid_input_exception());
+}
+
+// --- Fault injection ----------------------------------------------------------------------------
+
+/// Status and error code of a failed SDK call.
+fn status_and_code<E: ProvideErrorMetadata>(
+    err: &aws_sdk_glue::error::SdkError<E, aws_sdk_glue::config::http::HttpResponse>,
+) -> (u16, String) {
+    let status = err
+        .raw_response()
+        .map(|r| r.status().as_u16())
+        .unwrap_or_default();
+    (status, err.code().unwrap_or_default().to_string())
+}
+
+#[tokio::test]
+async fn injected_faults_reach_the_sdk_as_glue_errors() {
+    let server = Server::launch("faults", &[]);
+    let glue = server.client_with(RetryConfig::disabled());
+    let script = server.script("ok.sh", "exit 0\n");
+    server.create_job("job", &script, 10, 5).await;
+
+    server.arm("StartJobRun", "ThrottlingException", 2);
+    let (status, armed) = server.http("GET", "/_twin/faults", "");
+    assert_eq!(status, 200);
+    assert_eq!(
+        armed,
+        json!({"faults": [{"operation": "StartJobRun", "error": "ThrottlingException",
+                           "count": 2, "message": "Rate exceeded"}]})
+    );
+    for _ in 0..2 {
+        let err = glue
+            .start_job_run()
+            .job_name("job")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            status_and_code(&err),
+            (400, "ThrottlingException".into()),
+            "{err:?}"
+        );
+        assert_eq!(err.message(), Some("Rate exceeded"));
+    }
+    // A refused call has no effect; the third goes through.
+    let runs = glue.get_job_runs().job_name("job").send().await.unwrap();
+    assert!(runs.job_runs().is_empty());
+    glue.start_job_run().job_name("job").send().await.unwrap();
+    assert_eq!(
+        server.http("GET", "/_twin/faults", ""),
+        (200, json!({"faults": []}))
+    );
+
+    server.arm("GetJobRuns", "InternalServiceException", 1);
+    let err = glue
+        .get_job_runs()
+        .job_name("job")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status_and_code(&err),
+        (500, "InternalServiceException".into())
+    );
+    assert!(err
+        .as_service_error()
+        .unwrap()
+        .is_internal_service_exception());
+    glue.get_job_runs().job_name("job").send().await.unwrap();
+
+    // DELETE disarms everything.
+    server.arm("GetJob", "ThrottlingException", 5);
+    assert_eq!(
+        server.http("DELETE", "/_twin/faults", ""),
+        (200, json!({"faults": []}))
+    );
+    glue.get_job().job_name("job").send().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_sdk_retries_injected_throttling_until_its_attempts_run_out() {
+    let server = Server::launch("sdkretry", &[]);
+    let glue = server.client_with(
+        RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(10)),
+    );
+    server.create_job("job", "s3://scripts/x.py", 10, 1).await;
+    // Two throttled attempts, then the third succeeds: the SDK treats it as retryable.
+    server.arm("GetJob", "ThrottlingException", 2);
+    glue.get_job().job_name("job").send().await.unwrap();
+    // Three throttled attempts exhaust the SDK's retries: the caller sees ThrottlingException.
+    server.arm("GetJob", "ThrottlingException", 3);
+    let err = glue.get_job().job_name("job").send().await.unwrap_err();
+    assert_eq!(
+        status_and_code(&err),
+        (400, "ThrottlingException".into()),
+        "{err:?}"
+    );
+    // InternalServiceException (500) is retried the same way.
+    server.arm("GetJob", "InternalServiceException", 2);
+    glue.get_job().job_name("job").send().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_admin_endpoint_refuses_what_it_cannot_arm() {
+    let server = Server::launch("admin", &[]);
+    for body in [
+        "not json",
+        "[]",
+        r#"{"error": "ThrottlingException"}"#,
+        r#"{"operation": "StartCrawler", "error": "ThrottlingException"}"#,
+        r#"{"operation": "StartJobRun", "error": "AccessDeniedException"}"#,
+        r#"{"operation": "StartJobRun", "error": "ThrottlingException", "count": 0}"#,
+    ] {
+        let (status, answer) = server.http("POST", "/_twin/faults", body);
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    assert_eq!(server.http("GET", "/_twin/nothing", "").0, 404);
+    assert_eq!(server.http("PUT", "/_twin/faults", "").0, 405);
+    assert_eq!(
+        server.http("GET", "/_twin/faults", ""),
+        (200, json!({"faults": []}))
+    );
+}
+
+#[tokio::test]
+async fn the_fault_flag_arms_faults_at_start() {
+    let server = Server::launch("faultflag", &["--fault", "GetJob:ThrottlingException:1"]);
+    let glue = server.client_with(RetryConfig::disabled());
+    let err = glue.get_job().job_name("nope").send().await.unwrap_err();
+    assert_eq!(status_and_code(&err), (400, "ThrottlingException".into()));
+    let err = glue.get_job().job_name("nope").send().await.unwrap_err();
+    assert!(err
+        .as_service_error()
+        .unwrap()
+        .is_entity_not_found_exception());
 }
