@@ -81,9 +81,18 @@ for name, res in machines.items():
 else:
     errors.append(f"no AWS::Serverless::StateMachine in {template_path} has DefinitionUri: {asl_path}")
 
-# The definition with dummies, as CloudFormation would substitute it: a quoted placeholder is a
-# string (here a function ARN), a bare one a number (here the overall timeout).
+# The definition with dummies, as CloudFormation would substitute it: a placeholder that is a whole
+# string is a function ARN, one inside a string takes its value from INSIDE_STRINGS (the partition
+# of arn:${Partition}:states:::lambda:invoke), a bare one is a number (the overall timeout).
+INSIDE_STRINGS = {"Partition": "aws"}
 dummy = re.sub(r'"\$\{([^}]*)\}"', lambda m: json.dumps(f"arn:aws:lambda:us-east-1:123456789012:function:{m.group(1)}"), text)
+def inside(m):
+    if m.group(1) not in INSIDE_STRINGS:
+        errors.append(f"{asl_path}: no dummy value for ${{{m.group(1)}}} inside a string (add it to INSIDE_STRINGS)")
+        return m.group(0)
+    return INSIDE_STRINGS[m.group(1)]
+# Left to right over the JSON string literals, so a bare placeholder is never taken for one.
+dummy = re.sub(r'"(?:[^"\\\n]|\\.)*"', lambda s: re.sub(r"\$\{([^}]*)\}", inside, s.group(0)), dummy)
 dummy = re.sub(r"\$\{([^}]*)\}", "3600", dummy)
 try:
     json.loads(dummy)

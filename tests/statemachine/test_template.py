@@ -2,7 +2,8 @@
 
 tools/check-static.sh validates the template (sam validate, cfn-lint, checkov); these tests check
 what those tools cannot know: the contract's environment variable names and defaults per
-function, the timeout mapping's arithmetic, the dashboard body, the function binaries.
+function, the timeout mapping's arithmetic, the IAM scope of the table jobs, the dashboard body,
+the function binaries. test_template_rules.py evaluates the template's Rules.
 """
 
 from __future__ import annotations
@@ -29,6 +30,28 @@ FUNCTIONS = {
 # Left unset on purpose: ensure-job then reads the script location from the template job, whose
 # ScriptLocation `sam deploy` rewrites to the uploaded script.
 NOT_SET = {"GLUE_SCRIPT_LOCATION"}
+# Issue 10 changes the environment of the functions (the Rust side reads these names). The contract
+# (docs/CONTRACT.md) is updated with the Rust code; until then it may list either set, and the
+# template must have exactly the new one.
+ISSUE_10_ADDED = {
+    "validate": {
+        "SOURCE_KIND",
+        "UNLOAD_ALLOWED_S3_PATH",
+        "UNLOAD_ALLOWED_GLUE_CONNECTIONS",
+        "UNLOAD_ALLOWED_REDSHIFT_ROLE_ARNS",
+        "UNLOAD_JOB_NAME_PREFIX",
+    },
+    "ensure-job": {"GLUE_JOB_ARN_PREFIX"},
+    "start-run": {"GLUE_JOB_TIMEOUT_MINUTES"},
+    "check-status": {"GLUE_JOB_TIMEOUT_MINUTES"},
+    "report": set(),
+}
+ISSUE_10_REMOVED = {"ensure-job": {"GLUE_MAX_RETRIES", "GLUE_MAX_CONCURRENT_RUNS"}}
+# Where the stack's default deliberately differs from the code's default (the variable unset).
+STACK_DEFAULTS = {
+    # The schedule unloads yesterday: today's partition is still being written.
+    "UNLOAD_DAY_OFFSET_DAYS": "-1",
+}
 
 
 def contract_env() -> dict[str, dict[str, str]]:
@@ -61,14 +84,71 @@ def variables(function: str) -> dict:
 
 
 def test_contract_env_tables_are_read():
-    assert len(CONTRACT_ENV["validate"]) == 9 and len(CONTRACT_ENV["ensure-job"]) == 13
-    assert set(CONTRACT_ENV["start-run"]) == {"SOURCE_KIND", "POLL_MIN_SECONDS", "POLL_MAX_SECONDS", "POLL_GROWTH_PERCENT"}
+    assert len(CONTRACT_ENV["validate"]) >= 9 and len(CONTRACT_ENV["ensure-job"]) >= 11
+    assert {"SOURCE_KIND", "POLL_MIN_SECONDS", "POLL_MAX_SECONDS", "POLL_GROWTH_PERCENT"} <= set(CONTRACT_ENV["start-run"])
     assert CONTRACT_ENV["report"] == {"METRICS_NAMESPACE": "RedshiftUnload"}
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_each_function_gets_exactly_the_contracts_variables(function):
-    assert set(variables(function)) == set(CONTRACT_ENV[function]) - NOT_SET
+    contract = set(CONTRACT_ENV[function]) - NOT_SET
+    expected = (contract - ISSUE_10_REMOVED.get(function, set())) | ISSUE_10_ADDED[function]
+    assert set(variables(function)) == expected
+
+
+def test_the_new_variables_carry_what_the_rust_side_expects():
+    validate = variables("validate")
+    connection = {"Fn::If": ["CreateConnection", {"Ref": "GlueConnection"}, {"Ref": "ExistingGlueConnectionName"}]}
+    assert validate["UNLOAD_DEFAULT_GLUE_CONNECTION"] == connection
+    assert validate["UNLOAD_ALLOWED_GLUE_CONNECTIONS"] == connection
+    assert validate["UNLOAD_DEFAULT_S3_PATH"] == validate["UNLOAD_ALLOWED_S3_PATH"] == {
+        "Fn::Sub": "s3://${DataLakeBucketName}/${DataLakePrefix}"
+    }
+    assert validate["UNLOAD_JOB_NAME_PREFIX"] == {"Fn::Sub": "${AWS::StackName}_"}
+    assert validate["UNLOAD_DEFAULT_REDSHIFT_ROLE_ARN"] == {"Ref": "DefaultRedshiftRoleArn"}
+    # No empty entry when there are no additional roles.
+    assert validate["UNLOAD_ALLOWED_REDSHIFT_ROLE_ARNS"] == {
+        "Fn::If": [
+            "HasAdditionalRedshiftRoleArns",
+            {"Fn::Sub": "${DefaultRedshiftRoleArn},${AdditionalRedshiftRoleArns}"},
+            {"Ref": "DefaultRedshiftRoleArn"},
+        ]
+    }
+    assert TEMPLATE["Conditions"]["HasAdditionalRedshiftRoleArns"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AdditionalRedshiftRoleArns"}, ""]}]
+    }
+    assert validate["SOURCE_KIND"] == variables("start-run")["SOURCE_KIND"] == "redshift"
+    for function in ("start-run", "check-status", "ensure-job"):
+        assert variables(function)["GLUE_JOB_TIMEOUT_MINUTES"] == {"Ref": "GlueJobTimeoutMinutes"}
+    assert variables("ensure-job")["GLUE_JOB_ARN_PREFIX"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:job/"
+    }
+    assert json.loads(variables("ensure-job")["GLUE_JOB_TAGS"]["Fn::Sub"].replace("${AWS::StackName}", "dev")) == {
+        "redshift-unload:stack": "dev"
+    }
+
+
+def test_removed_parameters_are_gone():
+    for name in ("GlueMaxRetries", "GlueMaxConcurrentRuns", "SourceKind"):
+        assert name not in PARAMETERS
+        assert name not in json.dumps(TEMPLATE), name
+
+
+def test_the_redshift_role_is_required_and_a_list_entry():
+    role = PARAMETERS["DefaultRedshiftRoleArn"]
+    assert "Default" not in role  # CloudFormation then requires a value
+    pattern = re.compile(role["AllowedPattern"])
+    assert pattern.fullmatch("arn:aws:iam::123456789012:role/service-role/redshift-unload")
+    assert pattern.fullmatch("arn:aws-us-gov:iam::123456789012:role/r")
+    for bad in ("", "arn:aws:iam::123456789012:role/a,b", "arn:aws:iam::123456789012:user/u"):
+        assert not pattern.fullmatch(bad), bad
+    extra = re.compile(PARAMETERS["AdditionalRedshiftRoleArns"]["AllowedPattern"])
+    assert PARAMETERS["AdditionalRedshiftRoleArns"]["Default"] == ""
+    for ok in ("", "arn:aws:iam::123456789012:role/a", "arn:aws:iam::123456789012:role/a,arn:aws-cn:iam::123456789012:role/b"):
+        assert extra.fullmatch(ok), ok
+    for bad in (",", "arn:aws:iam::123456789012:role/a,", ",arn:aws:iam::123456789012:role/a",
+                "arn:aws:iam::123456789012:role/a, arn:aws:iam::123456789012:role/b"):
+        assert not extra.fullmatch(bad), bad
 
 
 def _default_of(value) -> str | None:
@@ -84,8 +164,13 @@ def _default_of(value) -> str | None:
 def test_parameter_defaults_are_the_contracts_defaults(function):
     checked = 0
     for name, value in variables(function).items():
-        contract_default = CONTRACT_ENV[function][name].split(",")[-1].replace("default", "").strip()
         default = _default_of(value)
+        if name in STACK_DEFAULTS:
+            assert default == STACK_DEFAULTS[name], name
+            continue
+        if name not in CONTRACT_ENV[function]:
+            continue  # new in issue 10 and not yet in the contract
+        contract_default = CONTRACT_ENV[function][name].split(",")[-1].replace("default", "").strip()
         if default is None or contract_default.startswith("(") or contract_default == "{}":
             continue
         assert default == contract_default, f"{function} {name}: template {default!r}, contract {contract_default!r}"
@@ -103,33 +188,76 @@ def test_functions_build_their_binaries_from_the_workspace():
     fn = TEMPLATE["Globals"]["Function"]
     assert (fn["Runtime"], fn["Architectures"], fn["Handler"]) == ("provided.al2023", ["arm64"], "bootstrap")
     assert fn["LoggingConfig"]["LogFormat"] == "JSON" and fn["MemorySize"] <= 256
+    # WARN would drop Lambda's START and REPORT lines (duration, memory, init time).
+    assert fn["LoggingConfig"]["SystemLogLevel"] == "INFO"
 
 
 def test_state_machine_substitutes_every_placeholder():
     sm = RESOURCES["UnloadStateMachine"]["Properties"]
     assert sm["DefinitionUri"] == "statemachine/unload.asl.json"
-    assert set(sm["DefinitionSubstitutions"]) == placeholders(asl_text())
+    used = placeholders(asl_text())
+    assert used <= set(sm["DefinitionSubstitutions"])
+    # ${Partition} is used once the ASL's resources say arn:${Partition}:states:::lambda:invoke
+    # (issue 10, the ASL side); tools/check-static.sh then requires every substitution to be used.
+    assert set(sm["DefinitionSubstitutions"]) - used <= {"Partition"}
+    assert sm["DefinitionSubstitutions"]["Partition"] == {"Ref": "AWS::Partition"}
     for binary, logical in FUNCTIONS.items():
         key = logical.removesuffix("Function") + "FunctionArn"
         assert sm["DefinitionSubstitutions"][key] == {"Fn::GetAtt": [logical, "Arn"]}
 
 
+def _retry_sleep(retrier: dict) -> float:
+    """The longest a retrier sleeps in all: IntervalSeconds x BackoffRate^k for each retry, each
+    capped by MaxDelaySeconds (full jitter only shortens them)."""
+    interval = retrier.get("IntervalSeconds", 1)
+    rate = retrier.get("BackoffRate", 2.0)
+    cap = retrier.get("MaxDelaySeconds", float("inf"))
+    return sum(min(interval * rate**k, cap) for k in range(retrier.get("MaxAttempts", 3)))
+
+
+def _task_worst_seconds(state: dict, lambda_timeout: int) -> float:
+    """A Task at its longest: every retrier used up, every attempt running into the timeout."""
+    retriers = state.get("Retry", [])
+    attempts = 1 + sum(r.get("MaxAttempts", 3) for r in retriers)
+    timeout = state.get("TimeoutSeconds", lambda_timeout)
+    return sum(_retry_sleep(r) for r in retriers) + attempts * timeout
+
+
 def test_execution_timeout_is_the_glue_timeout_plus_margin():
     sub = RESOURCES["UnloadStateMachine"]["Properties"]["DefinitionSubstitutions"]["ExecutionTimeoutSeconds"]
-    assert sub == {"Fn::FindInMap": ["ExecutionTimeouts", {"Ref": "GlueJobTimeoutMinutes"}, {"Ref": "GlueMaxRetries"}]}
+    assert sub == {"Fn::FindInMap": ["ExecutionTimeouts", {"Ref": "GlueJobTimeoutMinutes"}, "Seconds"]}
     table = TEMPLATE["Mappings"]["ExecutionTimeouts"]
     minutes = PARAMETERS["GlueJobTimeoutMinutes"]["AllowedValues"]
-    retries = PARAMETERS["GlueMaxRetries"]["AllowedValues"]
     assert set(table) == set(minutes)
-    # The margin: the longest wait for a run slot (ConcurrentRunsExceeded, 60 s x1.5^k, 10 tries)
-    # plus the longest poll wait (POLL_MAX_SECONDS) must fit in it.
-    concurrency_wait = sum(60 * 1.5**k for k in range(10))
-    margin = 9000
-    assert concurrency_wait + int(PARAMETERS["PollMaxSeconds"]["Default"]) < margin
+    margin = 18_000
     for m in minutes:
-        assert set(table[m]) == set(retries)
-        for r in retries:
-            assert table[m][r] == (int(r) + 1) * int(m) * 60 + margin
+        assert table[m] == {"Seconds": int(m) * 60 + margin}
+
+    # The Glue run must time out before the execution does: everything before the run starts
+    # (Validate, EnsureJob, StartRun with its ConcurrentRunsExceeded backoff) and after it ends
+    # (the last poll wait, CheckStatus, the reports) fits in the margin, at its worst. Counting
+    # every Task once (the loop's earlier polls run inside the Glue timeout) over-counts safely.
+    definition = json.loads(
+        re.sub(r'"\$\{[^}]+\}"', '"x"', re.sub(r"(?<!\")\$\{[^}]+\}(?!\")", "1", asl_text()))
+    )
+    lambda_timeout = TEMPLATE["Globals"]["Function"]["Timeout"]
+    for logical in FUNCTIONS.values():
+        assert RESOURCES[logical]["Properties"].get("Timeout", lambda_timeout) == lambda_timeout
+    tasks = {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
+    assert {"StartRun", "CheckStatus"} <= set(tasks)
+    concurrency = [r for r in tasks["StartRun"].get("Retry", []) if "ConcurrentRunsExceeded" in r["ErrorEquals"]]
+    assert concurrency and _retry_sleep(concurrency[0]) == pytest.approx(sum(60 * 1.5**k for k in range(10)))
+    longest_poll_wait = max(int(v) for v in PARAMETERS["PollMaxSeconds"]["AllowedValues"])
+    worst = sum(_task_worst_seconds(s, lambda_timeout) for s in tasks.values()) + longest_poll_wait
+    assert worst < margin, f"the workflow may spend {worst:.0f} s besides the Glue run; margin {margin} s"
+
+
+def test_glue_jobs_never_retry_and_run_alone():
+    job = RESOURCES["TemplateGlueJob"]["Properties"]
+    assert job["MaxRetries"] == 0
+    assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
+    ensure = variables("ensure-job")
+    assert not {"GLUE_MAX_RETRIES", "GLUE_MAX_CONCURRENT_RUNS"} & set(ensure)
 
 
 def test_the_schedule_is_disabled_without_an_expression():
@@ -163,13 +291,77 @@ def test_dashboard_body_is_json_with_the_contract_metrics():
     assert all({"type", "x", "y", "width", "height"} <= set(w) for w in body["widgets"])
 
 
-def test_glue_permissions_are_scoped_to_the_table_jobs():
-    for logical in ("EnsureJobFunction", "StartRunFunction", "CheckStatusFunction"):
-        for policy in RESOURCES[logical]["Properties"]["Policies"]:
-            for st in policy["Statement"]:
-                actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
-                assert "*" not in actions and not any(a.endswith(":*") for a in actions)
-                if any(a.startswith("glue:") for a in actions):
-                    resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
-                    for r in resources:
-                        assert r["Fn::Sub"].split(":job/")[1] in ("*_ExtractToDataLake", "${TemplateGlueJob}")
+def _statements(logical: str) -> list[dict]:
+    out = []
+    for policy in RESOURCES[logical]["Properties"].get("Policies", []):
+        for st in policy.get("Statement", []):
+            if isinstance(st, dict) and "Fn::If" in st:
+                st = st["Fn::If"][1]
+            out.append(st)
+    return out
+
+
+def _as_list(x) -> list:
+    return x if isinstance(x, list) else [x]
+
+
+THIS_STACKS_JOBS = {"Fn::Sub": "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:job/${AWS::StackName}_*"}
+TEMPLATE_JOB = {"Fn::Sub": "arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:job/${TemplateGlueJob}"}
+
+
+def test_glue_permissions_are_scoped_to_this_stacks_table_jobs():
+    expected = {
+        "EnsureJobFunction": {"glue:GetJob", "glue:CreateJob", "glue:UpdateJob", "glue:TagResource", "glue:GetTags"},
+        "StartRunFunction": {"glue:StartJobRun", "glue:GetJobRuns"},
+        "CheckStatusFunction": {"glue:GetJobRun"},
+        "ReportFunction": {"glue:GetJobRun", "glue:BatchStopJobRun"},
+        "ValidateFunction": set(),
+    }
+    for logical, actions_expected in expected.items():
+        granted = set()
+        for st in _statements(logical):
+            actions = _as_list(st["Action"])
+            assert "*" not in actions and not any(a.endswith(":*") for a in actions)
+            glue = {a for a in actions if a.startswith("glue:")}
+            if not glue:
+                continue
+            granted |= glue
+            resources = _as_list(st["Resource"])
+            if glue == {"glue:GetJob"} and logical == "EnsureJobFunction":
+                assert resources == [THIS_STACKS_JOBS, TEMPLATE_JOB]
+            else:
+                assert resources == [THIS_STACKS_JOBS], (logical, st)
+        assert granted == actions_expected, logical
+
+
+def test_kms_permissions_only_with_a_lake_key():
+    def kms_statements(statements):
+        out = []
+        for st in statements:
+            if isinstance(st, dict) and "Fn::If" in st:
+                cond, then, other = st["Fn::If"]
+                if any(a.startswith("kms:") for a in _as_list(then["Action"])):
+                    assert cond == "HasDataLakeKmsKey" and other == {"Ref": "AWS::NoValue"}
+                    assert then["Resource"] == {"Ref": "DataLakeKmsKeyArn"}
+                    out.append(then)
+            elif any(a.startswith("kms:") for a in _as_list(st["Action"])):
+                raise AssertionError(f"unconditional KMS permission: {st}")
+        return out
+
+    glue_role = RESOURCES["GlueJobRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    (glue_kms,) = kms_statements(glue_role)
+    assert set(glue_kms["Action"]) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    report = [st for p in RESOURCES["ReportFunction"]["Properties"]["Policies"] for st in p["Statement"]]
+    (report_kms,) = kms_statements(report)
+    assert _as_list(report_kms["Action"]) == ["kms:Decrypt"]
+    for logical in ("ValidateFunction", "EnsureJobFunction", "StartRunFunction", "CheckStatusFunction"):
+        kms_statements([st for p in RESOURCES[logical]["Properties"].get("Policies", []) for st in p["Statement"]])
+    key = PARAMETERS["DataLakeKmsKeyArn"]
+    assert key["Default"] == ""
+    assert re.fullmatch(key["AllowedPattern"], "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+    assert not re.fullmatch(key["AllowedPattern"], "alias/aws/s3")
+
+
+def test_the_schedule_defaults_to_yesterday():
+    assert PARAMETERS["DayOffsetDays"]["Default"] == -1
+    assert "yesterday" in PARAMETERS["ScheduleInput"]["Description"]
