@@ -14,6 +14,7 @@ Spark JDBC with credentials from the environment (never from arguments):
     UNLOAD_LOCAL_JDBC_URL, UNLOAD_LOCAL_JDBC_USER, UNLOAD_LOCAL_JDBC_PASSWORD
     UNLOAD_JDBC_JAR                JDBC driver jar for a local Spark session
                                    (default /usr/share/java/postgresql.jar)
+    UNLOAD_SPARK_JARS              more jars for a local Spark session, comma-separated (e.g. spark-avro)
     UNLOAD_LOCAL_S3_ROOT           when set, s3://bucket/key is read and written at <root>/bucket/key
                                    (manifest and logs keep the s3:// URIs)
 
