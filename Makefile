@@ -24,7 +24,7 @@ test-statemachine: deps
 	$(PY) -m pytest -q tests/statemachine
 
 test-glue: deps
-	$(PY) -m pytest -q tests/glue
+	$(PY) -m pytest -q -rs tests/glue
 
 # The whole workflow on the local stack (local/stack.py): real binaries, real ASL, real Spark.
 test-e2e: deps

@@ -14,6 +14,7 @@ Spark JDBC with credentials from the environment (never from arguments):
     UNLOAD_LOCAL_JDBC_URL, UNLOAD_LOCAL_JDBC_USER, UNLOAD_LOCAL_JDBC_PASSWORD
     UNLOAD_JDBC_JAR                JDBC driver jar for a local Spark session
                                    (default /usr/share/java/postgresql.jar)
+    UNLOAD_SPARK_JARS              more jars for a local Spark session, comma-separated (e.g. spark-avro)
     UNLOAD_LOCAL_S3_ROOT           when set, s3://bucket/key is read and written at <root>/bucket/key
                                    (manifest and logs keep the s3:// URIs)
 
@@ -366,16 +367,72 @@ def io_location(uri: str, env=os.environ) -> str:
 
 # --- formats ---------------------------------------------------------------------------------
 
+# Every value of a column lands as the warehouse holds it, or the run fails before writing; the
+# exceptions a format has by its nature are listed in the README's format table.
+
+RUN_TIME_ZONE = "UTC"
+# Text timestamps (JSON, CSV): all six fraction digits Redshift keeps, and the offset spelled out
+# (+00:00) so no reader has to guess a zone. Spark's default stops at milliseconds
+# (yyyy-MM-dd'T'HH:mm:ss.SSSXXX) and silently drops the last three digits.
+TEXT_TIMESTAMP_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSxxx"
+TEXT_DATE_FORMAT = "yyyy-MM-dd"
+# CSV has no NULL. Ours is the bare two characters \N, Redshift COPY's default NULL AS; the empty
+# string is a quoted "" (Spark's CSV default, spelled out here). Readers apply the rule as:
+# Redshift COPY ... CSV (default NULL AS '\N'); Athena OpenCSVSerDe NULLIF(col, '\N');
+# Python csv: None if field == '\\N' else field. A text value that is exactly \N reads as NULL:
+# the one collision of this convention (the README's format table names it).
+CSV_NULL = "\\N"
+
+
+def session_settings() -> dict[str, str]:
+    """Spark SQL settings for the whole run, set on the session before anything is read."""
+    return {
+        # Day folders, text timestamps and Spark's instant <-> local conversions in one fixed zone.
+        "spark.sql.session.timeZone": RUN_TIME_ZONE,
+        # Old dates as they are. Spark 3.5 defaults to EXCEPTION and fails the run
+        # (WRITE_ANCIENT_DATETIME) on a date before 1582-10-15 or a timestamp before 1900, which
+        # warehouses hold as sentinels (0001-01-01). CORRECTED writes the proleptic Gregorian
+        # value untouched, as Redshift, Athena, Arrow and Avro/Parquet readers count days; LEGACY
+        # would rebase to the Julian calendar for Spark 2 readers. Parquet dates and INT96
+        # timestamps have separate settings; Avro has its own. ORC has none: Spark writes ORC
+        # without rebasing.
+        "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+        "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
+        "spark.sql.avro.datetimeRebaseModeInWrite": "CORRECTED",
+        # The read-back count reads the files this run wrote: the same calendar both ways.
+        "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
+        "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
+        "spark.sql.avro.datetimeRebaseModeInRead": "CORRECTED",
+    }
+
+
+def jvm_options() -> str:
+    """JVM flags for a Spark session this job starts. The JDBC driver turns a `timestamp without
+    time zone` into an instant in the JVM's default zone, and Spark renders instants in the session
+    zone: unless both are the same, every naive timestamp shifts by the JVM zone's offset."""
+    return f"-Duser.timezone={RUN_TIME_ZONE}"
+
+
 def writer_options(file_format: str) -> dict[str, str]:
     """Per-format options: columnar formats snappy (fast, splittable), text formats gzip."""
+    text_times = {"timestampFormat": TEXT_TIMESTAMP_FORMAT, "dateFormat": TEXT_DATE_FORMAT}
     options = {
         "parquet": {"compression": "snappy"},
         "orc": {"compression": "snappy"},
         "avro": {"compression": "snappy"},
         # Nulls kept as explicit fields so every line has the same keys.
-        "json": {"compression": "gzip", "ignoreNullFields": "false"},
-        # RFC 4180 quoting (a quote is doubled, not backslash-escaped) so any CSV reader agrees.
-        "csv": {"compression": "gzip", "header": "true", "quote": '"', "escape": '"'},
+        "json": {"compression": "gzip", "ignoreNullFields": "false", **text_times},
+        "csv": {
+            "compression": "gzip", "header": "true",
+            # RFC 4180 quoting (a quote is doubled, not backslash-escaped) so any CSV reader agrees.
+            "quote": '"', "escape": '"',
+            # Spark trims leading and trailing white space by default: ' ' would land as '',
+            # char(n) padding and a trailing newline would be lost. A value is data: keep it all.
+            "ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false",
+            # NULL and '' stay apart: see CSV_NULL.
+            "nullValue": CSV_NULL, "emptyValue": '""',
+            **text_times,
+        },
     }
     if file_format not in options:
         raise UnloadError(f"unknown file format {_shown(file_format)}")
@@ -385,8 +442,36 @@ def writer_options(file_format: str) -> dict[str, str]:
 def reader_options(file_format: str) -> dict[str, str]:
     """Options to read our own files back for the row count."""
     if file_format == "csv":
-        return {"header": "true", "quote": '"', "escape": '"', "multiLine": "true"}
+        return {"header": "true", "quote": '"', "escape": '"', "multiLine": "true", "nullValue": CSV_NULL,
+                "ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false"}
     return {}
+
+
+# Spark types every format writes as they are. A Redshift column reaches Spark as one of these, or
+# as a type below, or the engine refuses it (docs/ARCHITECTURE.md "Redshift column types").
+_KEPT_TYPES = frozenset({"boolean", "tinyint", "smallint", "int", "bigint", "float", "double", "string",
+                         "date", "timestamp", "timestamp_ntz"})
+
+
+def unsupported_columns(columns: list[tuple[str, str, bool]], file_format: str) -> list[str]:
+    """Why each column cannot land unchanged in file_format, one line per column ([] when all can).
+    columns: (name, Spark simpleString type, whether Spark marked it a time of day)."""
+    problems = []
+    for name, kind, time_of_day in columns:
+        if time_of_day:
+            # Spark has no time-of-day type: the JDBC read turns TIME/TIMETZ into a timestamp on
+            # 1970-01-01 and drops its fraction of a second.
+            problems.append(f"{name} (a time of day, read as {kind}): Spark has no time type, the value would "
+                            "land as a 1970-01-01 timestamp; cast it to varchar in a view and unload that")
+        elif kind in _KEPT_TYPES or kind.startswith("decimal("):
+            continue
+        elif kind == "binary" or kind.startswith(("array<", "map<", "struct<")):
+            # VARBYTE arrives as binary, SUPER read with a schema as array/map/struct.
+            if file_format == "csv":
+                problems.append(f"{name} ({kind}): CSV cannot hold it; choose parquet, orc, avro or json")
+        else:
+            problems.append(f"{name} ({kind}): no format of this job writes this type unchanged")
+    return problems
 
 
 # Bytes per value by Spark type name, as Spark's own size estimate counts them.
@@ -521,14 +606,23 @@ def short_error(err: BaseException) -> str:
 
 
 def local_spark_session():
-    """The Spark session outside Glue: local[2], the JDBC driver jar, no UI."""
+    """The Spark session outside Glue: local[2], the JDBC driver jar (plus UNLOAD_SPARK_JARS, a
+    comma-separated list, e.g. a spark-avro jar), no UI, every JVM in UTC."""
     from pyspark.sql import SparkSession
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # a local run listens on loopback only
-    return (SparkSession.builder.master(LOCAL_MASTER).appName("unload_table")
-            .config("spark.jars", os.environ.get("UNLOAD_JDBC_JAR", DEFAULT_JDBC_JAR))
+    jars = [os.environ.get("UNLOAD_JDBC_JAR", DEFAULT_JDBC_JAR)]
+    jars += [jar for jar in os.environ.get("UNLOAD_SPARK_JARS", "").split(",") if jar.strip()]
+    builder = (SparkSession.builder.master(LOCAL_MASTER).appName("unload_table")
+               .config("spark.jars", ",".join(jars))
+               # The JVM zone is fixed when the JVM starts: the driver's (which runs the local
+               # executors too) and, on a cluster, each executor's.
+               .config("spark.driver.extraJavaOptions", jvm_options())
+               .config("spark.executor.extraJavaOptions", jvm_options()))
+    for key, value in session_settings().items():
+        builder = builder.config(key, value)
+    return (builder
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")  # stderr ends with the error line
-            .config("spark.sql.session.timeZone", "UTC")
             # No .crc side files next to the data (a local S3 server would list them as objects).
             .config("spark.hadoop.fs.file.impl", "org.apache.hadoop.fs.RawLocalFileSystem")
             # List local folders on the driver: a "parallel" listing job of one task per day
@@ -577,6 +671,19 @@ class Store:
             out.close()
 
 
+def pin_time_zone(spark) -> None:
+    """Applies session_settings() and refuses a driver JVM outside RUN_TIME_ZONE: its zone is fixed
+    at JVM start (jvm_options() for the sessions this job starts). On AWS Glue the JVMs run in UTC;
+    a runtime where they did not would fail here instead of shifting every naive timestamp."""
+    for key, value in session_settings().items():
+        spark.conf.set(key, value)
+    zone = str(spark._jvm.java.util.TimeZone.getDefault().getID())
+    if zone not in (RUN_TIME_ZONE, "Etc/UTC", "GMT", "Etc/GMT", "Z"):
+        raise UnloadError(f"the Spark driver JVM runs in time zone {zone}, not {RUN_TIME_ZONE}: the JDBC read "
+                          f"would shift every timestamp without time zone by its offset; start the JVM "
+                          f"with {jvm_options()} (spark.driver.extraJavaOptions)")
+
+
 def check_format_available(spark, file_format: str) -> None:
     """Avro is an external Spark module: Glue ships it, a pip-installed PySpark does not."""
     if file_format != "avro":
@@ -603,6 +710,16 @@ def make_reader(spark, plan: Plan, glue_context=None):
         def read(query):
             return spark.read.format("jdbc").options(**jdbc_read_options(conn, query)).load()
     return read
+
+
+def check_column_types(df, plan: Plan) -> None:
+    """Before any write: a column the format cannot keep fails the run and names the column."""
+    columns = [(f.name, f.dataType.simpleString(), bool(f.metadata.get("logical_time_type")))
+               for f in df.schema.fields]
+    problems = unsupported_columns(columns, plan.file_format)
+    if problems:
+        raise UnloadError(f"{plan.table_name} has columns that {plan.file_format} cannot hold unchanged; nothing "
+                          f"was written: {'; '.join(problems)}")
 
 
 def count_source_rows(read, plan: Plan) -> int:
@@ -687,6 +804,7 @@ def unload(spark, plan: Plan, read, started_at: str) -> dict:
     with stage(f"reading {describe(plan)}"):
         df = read(select_query(plan))
         columns = [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
+    check_column_types(df, plan)
     if source_rows == 0:
         refuse_to_wipe(plan, before)
         if plan.write_mode == "overwrite" and before:
@@ -742,9 +860,9 @@ def main(argv: list[str], spark=None) -> dict:
         elif plan.source_kind == "redshift":
             from awsglue.context import GlueContext
             glue_context = GlueContext(spark.sparkContext)
-        # Day folders and date text must not depend on where the job runs; no _SUCCESS markers
-        # (the manifest is the completion marker, and the table root stays untouched).
-        spark.conf.set("spark.sql.session.timeZone", "UTC")
+        # Day folders, dates and timestamps must not depend on where the job runs; no _SUCCESS
+        # markers (the manifest is the completion marker, and the table root stays untouched).
+        pin_time_zone(spark)
         spark._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
     try:
         return unload(spark, plan, make_reader(spark, plan, glue_context), started_at)

@@ -13,6 +13,7 @@ from unload_table import (
     io_location, is_hidden, jdbc_read_options, local_connection, parse_args, redact,
     redshift_read_options, rows_per_file, select_query, table_uri, target_uri, validate_date,
     validate_identifier, validate_s3_uri, validate_table, writer_options,
+    CSV_NULL, jvm_options, reader_options, session_settings, unsupported_columns,
 )
 
 
@@ -261,10 +262,49 @@ def test_every_format_has_its_writer_options():
     assert writer_options("parquet") == {"compression": "snappy"}
     assert writer_options("orc") == {"compression": "snappy"}
     assert writer_options("avro") == {"compression": "snappy"}
-    assert writer_options("json") == {"compression": "gzip", "ignoreNullFields": "false"}
-    assert writer_options("csv") == {"compression": "gzip", "header": "true", "quote": '"', "escape": '"'}
+    micros = {"timestampFormat": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSxxx", "dateFormat": "yyyy-MM-dd"}
+    assert writer_options("json") == {"compression": "gzip", "ignoreNullFields": "false", **micros}
+    assert writer_options("csv") == {
+        "compression": "gzip", "header": "true", "quote": '"', "escape": '"',
+        "ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false",
+        "nullValue": "\\N", "emptyValue": '""', **micros}
     with pytest.raises(UnloadError):
         writer_options("xml")
+
+
+def test_the_csv_read_back_uses_the_same_null_marker_and_keeps_white_space():
+    options = reader_options("csv")
+    assert options["nullValue"] == writer_options("csv")["nullValue"] == CSV_NULL == "\\N"
+    assert options["ignoreLeadingWhiteSpace"] == options["ignoreTrailingWhiteSpace"] == "false"
+    assert reader_options("parquet") == {}
+
+
+def test_the_session_pins_utc_and_writes_old_dates_as_they_are():
+    settings = session_settings()
+    assert settings["spark.sql.session.timeZone"] == "UTC"
+    assert jvm_options() == "-Duser.timezone=UTC"
+    for key in ("spark.sql.parquet.datetimeRebaseModeInWrite", "spark.sql.parquet.int96RebaseModeInWrite",
+                "spark.sql.avro.datetimeRebaseModeInWrite"):
+        assert settings[key] == "CORRECTED"
+
+
+@pytest.mark.parametrize("column, file_format, problem", [
+    (("price", "decimal(38,10)", False), "csv", None),
+    (("at", "timestamp", False), "csv", None),
+    (("blob", "binary", False), "parquet", None),        # VARBYTE: a byte array in columnar formats
+    (("blob", "binary", False), "json", None),           # base64 text, documented
+    (("blob", "binary", False), "csv", "blob (binary): CSV cannot hold it"),
+    (("doc", "struct<a:int>", False), "avro", None),     # SUPER read with a schema
+    (("doc", "array<int>", False), "csv", "doc (array<int>): CSV cannot hold it"),
+    (("t", "timestamp", True), "parquet", "t (a time of day, read as timestamp): Spark has no time type"),
+    (("span", "interval day to second", False), "orc", "span (interval day to second): no format"),
+])
+def test_unsupported_columns_are_named_with_the_reason(column, file_format, problem):
+    problems = unsupported_columns([("id", "int", False), column], file_format)
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problems[0].startswith(problem)
 
 
 def test_rows_per_file_follows_row_width_unless_capped():

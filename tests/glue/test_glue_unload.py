@@ -216,7 +216,7 @@ READERS = {
     "orc": (".snappy.orc", pa_orc.read_table),
     "json": (".json.gz", pa_json.read_json),
     "csv": (".csv.gz", lambda path: pa_csv.read_csv(path, convert_options=pa_csv.ConvertOptions(
-        strings_can_be_null=True, column_types={"o_comment": pa.string()}))),
+        null_values=[unload_table.CSV_NULL], strings_can_be_null=True, column_types={"o_comment": pa.string()}))),
 }
 
 
