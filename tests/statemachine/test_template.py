@@ -28,25 +28,9 @@ FUNCTIONS = {
     "report": "ReportFunction",
 }
 # Left unset on purpose: ensure-job then reads the script location from the template job, whose
-# ScriptLocation `sam deploy` rewrites to the uploaded script.
-NOT_SET = {"GLUE_SCRIPT_LOCATION"}
-# Issue 10 changes the environment of the functions (the Rust side reads these names). The contract
-# (docs/CONTRACT.md) is updated with the Rust code; until then it may list either set, and the
-# template must have exactly the new one.
-ISSUE_10_ADDED = {
-    "validate": {
-        "SOURCE_KIND",
-        "UNLOAD_ALLOWED_S3_PATH",
-        "UNLOAD_ALLOWED_GLUE_CONNECTIONS",
-        "UNLOAD_ALLOWED_REDSHIFT_ROLE_ARNS",
-        "UNLOAD_JOB_NAME_PREFIX",
-    },
-    "ensure-job": {"GLUE_JOB_ARN_PREFIX"},
-    "start-run": {"GLUE_JOB_TIMEOUT_MINUTES"},
-    "check-status": {"GLUE_JOB_TIMEOUT_MINUTES"},
-    "report": set(),
-}
-ISSUE_10_REMOVED = {"ensure-job": {"GLUE_MAX_RETRIES", "GLUE_MAX_CONCURRENT_RUNS"}}
+# ScriptLocation `sam deploy` rewrites to the uploaded script; the Glue retries and concurrency are
+# pinned in the code (0 and 1), and the variables exist only to refuse an old stack's other value.
+NOT_SET = {"GLUE_SCRIPT_LOCATION", "GLUE_MAX_RETRIES", "GLUE_MAX_CONCURRENT_RUNS"}
 # Where the stack's default deliberately differs from the code's default (the variable unset).
 STACK_DEFAULTS = {
     # The schedule unloads yesterday: today's partition is still being written.
@@ -91,9 +75,7 @@ def test_contract_env_tables_are_read():
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
 def test_each_function_gets_exactly_the_contracts_variables(function):
-    contract = set(CONTRACT_ENV[function]) - NOT_SET
-    expected = (contract - ISSUE_10_REMOVED.get(function, set())) | ISSUE_10_ADDED[function]
-    assert set(variables(function)) == expected
+    assert set(variables(function)) == set(CONTRACT_ENV[function]) - NOT_SET
 
 
 def test_the_new_variables_carry_what_the_rust_side_expects():
@@ -168,8 +150,6 @@ def test_parameter_defaults_are_the_contracts_defaults(function):
         if name in STACK_DEFAULTS:
             assert default == STACK_DEFAULTS[name], name
             continue
-        if name not in CONTRACT_ENV[function]:
-            continue  # new in issue 10 and not yet in the contract
         contract_default = CONTRACT_ENV[function][name].split(",")[-1].replace("default", "").strip()
         if default is None or contract_default.startswith("(") or contract_default == "{}":
             continue
