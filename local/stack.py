@@ -166,7 +166,7 @@ class Stack:
         self.say(f"  glue        glue-local on 127.0.0.1:{self.ports['glue']} (runs the job on local PySpark)")
 
         env_file = self.state_dir / "lambda.env"
-        env_file.write_text("".join(f"{k}={v}\n" for k, v in self.lambda_env().items()))
+        env_file.write_text("".join(f"{k}={dotenv_value(v)}\n" for k, v in self.lambda_env().items()))
         self._spawn("lambdas", [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "--quiet",
                                 "-A", "127.0.0.1", "-P", str(self.ports["lambda"]), "--env-file", str(env_file)],
                     dict(os.environ, PATH=f"{VENV_BIN}:{os.environ.get('PATH', '')}"), cwd=ROOT)
@@ -388,6 +388,16 @@ class Stack:
         # all-tables series is everything minus the per-table series.
         tables = {d["Value"] for m in listed for d in m.get("Dimensions", []) if d["Name"] == "TableName"}
         return {n: total(n, []) - sum(total(n, [{"Name": "TableName", "Value": t}]) for t in tables) for n in names}
+
+def dotenv_value(value: str) -> str:
+    """A value as a dotenv file (cargo lambda watch --env-file) reads it back unchanged: plain when
+    it is, else single-quoted (literal; our values never hold a single quote)."""
+    if value and all(c.isalnum() or c in "_-.:/@=,+" for c in value):
+        return value
+    if "'" in value or "\n" in value:
+        raise StackError(f"cannot write {value!r} to a dotenv file")
+    return f"'{value}'"
+
 
 def local_definition(asl: str) -> str:
     """The real ASL with local substitutions: bare function names (cargo lambda watch serves

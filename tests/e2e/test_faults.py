@@ -79,3 +79,59 @@ def final_state(stack, job, run_id, timeout=60):
         if state not in ("STARTING", "RUNNING", "STOPPING", "WAITING") or time.monotonic() > deadline:
             return state
         time.sleep(0.5)
+
+
+def arm_glue_fault(stack, operation, error, count):
+    """Arms glue-local's fault injection (local/glue-local/README.md, "Faults")."""
+    import json
+    import urllib.request
+    body = json.dumps({"operation": operation, "error": error, "count": count}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{stack.ports['glue']}/_twin/faults", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 200
+
+
+def test_glue_throttling_past_the_sdks_own_retries_is_retried_by_the_state_machine(stack):
+    # Three throttled StartJobRun calls exhaust the SDK's three attempts: start-run fails with
+    # GlueThrottled, and the ASL's GlueThrottled retrier starts the run on the next try.
+    arm_glue_fault(stack, "StartJobRun", "ThrottlingException", 3)
+    arn, result, out = run(stack, request(DayPartitionValue=DAY))
+
+    assert result["status"] == "SUCCEEDED", result.get("cause")
+    assert task_errors(stack, arn) == ["GlueThrottled"]
+    assert len(runs_of(stack, out["job"]["name"], arn)) == 1
+
+
+def create_job(stack, name, *, max_retries, owner):
+    glue = stack.client("glue")
+    glue.delete_job(JobName=name)
+    glue.create_job(Name=name, Role="arn:aws:iam::123456789012:role/someone", MaxRetries=max_retries,
+                    Command={"Name": "glueetl", "ScriptLocation": "s3://artifacts/glue-scripts/unload_table.py"},
+                    Tags={"redshift-unload:stack": owner})
+
+
+def test_a_drifted_job_with_glue_retries_is_pinned_back_and_a_failed_run_has_one_attempt(stack):
+    # Glue retries a failed run as a new JobRun (Attempt + 1) that the workflow would not follow;
+    # ensure-job pins MaxRetries to 0, so the failure the workflow reports is the run's only one.
+    table = "demo_master.no_such_table"
+    job = f"local_{table}_ExtractToDataLake"
+    create_job(stack, job, max_retries=2, owner="local")
+    arn, result, out = run(stack, request(PrefixedTablename=table))
+
+    assert (result["status"], result["error"]) == ("FAILED", "GlueRunFailed")
+    assert stack.client("glue").get_job(JobName=job)["Job"]["MaxRetries"] == 0
+    (only,) = runs_of(stack, job, arn)
+    assert only["Attempt"] == 0 and only["JobRunState"] == "FAILED"
+
+
+def test_a_job_another_stack_owns_is_refused_and_left_as_it_was(stack):
+    table = "demo_master.orders_other_stack"
+    job = f"local_{table}_ExtractToDataLake"
+    create_job(stack, job, max_retries=1, owner="prod")
+    arn, result, _ = run(stack, request(PrefixedTablename=table))
+
+    assert (result["status"], result["error"]) == ("FAILED", "JobOwnedElsewhere")
+    assert "redshift-unload:stack=prod" in result["cause"]
+    stored = stack.client("glue").get_job(JobName=job)["Job"]
+    assert stored["MaxRetries"] == 1 and stored["Role"].endswith("role/someone")

@@ -7,6 +7,17 @@ use serde_json::Value;
 use std::time::{Duration, Instant};
 use unload_core::metrics::{DEFAULT_NAMESPACE, NAMESPACE_ENV};
 
+/// The time left in this invocation. Lambda's deadline is epoch milliseconds; `cargo lambda
+/// watch` sends a fixed 600,000 instead (its emulator's timeout, relative), which is read as such.
+fn time_left(deadline_ms: u64) -> Duration {
+    const YEAR_2001_MS: u64 = 978_307_200_000;
+    if deadline_ms < YEAR_2001_MS {
+        return Duration::from_millis(deadline_ms);
+    }
+    let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
+    Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
@@ -23,9 +34,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (clients, namespace) = (&clients, namespace.as_str());
         async move {
-            // The context's deadline is wall-clock milliseconds; turn it into a monotonic Instant.
-            let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);
-            let left = Duration::from_millis(event.context.deadline.saturating_sub(now_ms));
+            let left = time_left(event.context.deadline);
             handler::handle(
                 event.payload,
                 clients,
