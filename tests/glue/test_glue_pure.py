@@ -305,11 +305,13 @@ def test_manifest_has_exactly_the_contract_fields():
     manifest = build_manifest(plan_from(), 3, 3, {"b.parquet": 20, "a.parquet": 10}, [("o_orderkey", "bigint")],
                               "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z")
     assert list(manifest) == ["version", "table", "scope", "partition_key", "partition_value", "format",
-                              "write_mode", "target_uri", "execution_id", "source_rows", "rows", "files",
-                              "bytes", "columns", "started_at", "finished_at"]
+                              "write_mode", "target_uri", "execution_id", "state", "source_rows",
+                              "source_rows_at_start", "rows", "files", "bytes", "replaced_files",
+                              "replaced_bytes", "removed_days", "columns", "warnings", "started_at", "finished_at"]
     assert manifest["files"] == [{"path": "a.parquet", "bytes": 10}, {"path": "b.parquet", "bytes": 20}]
     assert (manifest["bytes"], manifest["columns"]) == (30, [{"name": "o_orderkey", "type": "bigint"}])
-    assert (manifest["version"], manifest["table"], manifest["execution_id"]) == (1, "demo_master.orders", EXECUTION_ID)
+    assert (manifest["version"], manifest["table"], manifest["execution_id"]) == (2, "demo_master.orders", EXECUTION_ID)
+    assert (manifest["state"], manifest["source_rows_at_start"], manifest["replaced_files"]) == ("complete", None, 0)
 
 
 def test_error_messages_are_one_line():

@@ -75,9 +75,12 @@ def test_the_manifest_describes_the_run_and_equals_the_disk(lake):
     assert_manifest_matches_disk(manifest, folder, HOT_ROWS)
     assert set(data_files(folder)) == {entry["path"] for entry in manifest["files"]}
     assert {k: manifest[k] for k in ("version", "table", "scope", "partition_key", "partition_value",
-                                      "format", "write_mode", "execution_id")} == {
-        "version": 1, "table": "demo_master.orders", "scope": "day", "partition_key": "o_orderdate",
-        "partition_value": HOT_DAY, "format": "parquet", "write_mode": "overwrite", "execution_id": EXECUTION_ID}
+                                      "format", "write_mode", "execution_id", "state", "source_rows_at_start",
+                                      "replaced_files", "removed_days", "warnings")} == {
+        "version": 2, "table": "demo_master.orders", "scope": "day", "partition_key": "o_orderdate",
+        "partition_value": HOT_DAY, "format": "parquet", "write_mode": "overwrite", "execution_id": EXECUTION_ID,
+        "state": "complete", "source_rows_at_start": HOT_ROWS, "replaced_files": 0, "removed_days": [],
+        "warnings": []}
     assert manifest["columns"] == [
         {"name": "o_orderkey", "type": "bigint"}, {"name": "o_custkey", "type": "bigint"},
         {"name": "o_orderstatus", "type": "string"}, {"name": "o_totalprice", "type": "decimal(15,2)"},
