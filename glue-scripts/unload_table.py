@@ -555,7 +555,15 @@ def short_error(err: BaseException) -> str:
     java = getattr(err, "java_exception", None)  # py4j: the Java exception says what happened
     text = str(java.toString()) if java is not None else str(err)
     lines = [line for line in text.splitlines() if line.strip()]
-    return (lines[0] if lines else type(err).__name__)[:600]
+    first = lines[0] if lines else type(err).__name__
+    root = java
+    while root is not None and root.getCause() is not None and len(first) < 600:
+        root = root.getCause()
+    if root is not None and root is not java:  # e.g. the source's error under "Job aborted"
+        cause = [line for line in str(root.toString()).splitlines() if line.strip()]
+        if cause and cause[0] not in first:
+            first = f"{cause[0]} (in: {first[:300]})"
+    return first[:600]
 
 
 def local_spark_session():
