@@ -556,9 +556,9 @@ def short_error(err: BaseException) -> str:
     text = str(java.toString()) if java is not None else str(err)
     lines = [line for line in text.splitlines() if line.strip()]
     first = lines[0] if lines else type(err).__name__
-    root = java
-    while root is not None and root.getCause() is not None and len(first) < 600:
-        root = root.getCause()
+    root, depth = java, 0
+    while root is not None and root.getCause() is not None and depth < 20:  # the innermost cause
+        root, depth = root.getCause(), depth + 1
     if root is not None and root is not java:  # e.g. the source's error under "Job aborted"
         cause = [line for line in str(root.toString()).splitlines() if line.strip()]
         if cause and cause[0] not in first:
@@ -779,21 +779,32 @@ class Protocol:
         self.folder = io_location(plan.target_uri)
         self.table_folder = io_location(plan.table_uri)
 
-    def check_layout(self) -> None:
-        root_files, root_folders = self.store.root_entries(self.table_folder)
-        problem = layout_problem(self.plan, root_files, root_folders)
+    def list_at_start(self) -> dict[str, int]:
+        """The listing taken at the start, after refusing a table folder that mixes flat files and
+        day folders. A whole-table run with a key reads the root's files from its own recursive
+        listing; the others list the table folder's root (one request, no recursion)."""
+        plan = self.plan
+        if plan.scope == "full" and plan.partition_key:
+            everything = self.store.data_files(self.folder)
+            problem = layout_problem(plan, [path for path in everything if "/" not in path], [])
+        else:
+            root_files, root_folders = self.store.root_entries(self.table_folder)
+            problem = layout_problem(plan, list(root_files), root_folders)
+            everything = None
         if problem:
             raise UnloadError(problem)
+        return self.listing(everything)
 
-    def listing(self) -> dict[str, int]:
+    def listing(self, everything: dict[str, int] | None = None) -> dict[str, int]:
         """The data files this run may replace: the day folder (day run), every `<key>_key=`
         day folder (whole table with a key), or the files directly in the table folder (flat)."""
         plan = self.plan
         if plan.scope == "day":
             return self.store.data_files(self.folder)
         if plan.partition_key:
-            return {path: size for path, size in self.store.data_files(self.folder).items()
-                    if day_of(plan, path)}
+            if everything is None:
+                everything = self.store.data_files(self.folder)
+            return {path: size for path, size in everything.items() if day_of(plan, path)}
         files, _ = self.store.root_entries(self.folder)
         return {name: size for name, size in files.items() if not is_hidden(name)}
 
@@ -811,8 +822,7 @@ def unload(spark, plan: Plan, read, started_at: str, fault=no_fault) -> dict:
     log(f"{describe(plan)} -> {plan.target_uri} ({plan.file_format}, {plan.write_mode})")
     check_format_available(spark, plan.file_format)
     with stage(f"listing {plan.target_uri}"):
-        run.check_layout()
-        before = run.listing()
+        before = run.list_at_start()
     log(f"listed: {len(before)} data files, {sum(before.values())} bytes this run may replace")
     with stage(f"counting the source rows of {describe(plan)}"):
         at_start = count_source_rows(read, plan)
@@ -861,8 +871,8 @@ def unload(spark, plan: Plan, read, started_at: str, fault=no_fault) -> dict:
     with stage(f"deleting the {len(replaced)} replaced files in {plan.target_uri}"):
         if plan.scope == "full" and plan.partition_key and replaced:
             # Day manifests of earlier day runs name files that are going: they go first.
-            for day in sorted({day_of(plan, path) for path in replaced}):
-                store.delete(f"{target}{day}/{MANIFEST_NAME}", recursive=False)
+            store.delete_files(target, [f"{day}/{MANIFEST_NAME}" for day in
+                                        sorted({day_of(plan, path) for path in replaced})])
         store.delete_files(target, sorted(replaced), halfway=lambda: fault("deleting"))
         for day in removed_days:
             store.delete(f"{target}{day}/", recursive=True)  # empty now (on S3 it is gone already)
