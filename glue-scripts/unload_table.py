@@ -18,10 +18,16 @@ Spark JDBC with credentials from the environment (never from arguments):
     UNLOAD_LOCAL_S3_ROOT           when set, s3://bucket/key is read and written at <root>/bucket/key
                                    (manifest and logs keep the s3:// URIs)
 
-Safety: with a partition key, overwrite replaces only the day folders present in the data (dynamic
-partition overwrite), so a whole-table run keeps days the warehouse has purged; an empty source
-never wipes existing files unless --allow_empty_source true. The run counts the source with a
-pushdown count(*), counts what landed by reading the written files back, and fails on a mismatch.
+Overwrite never deletes first (docs/ARCHITECTURE.md, "The overwrite protocol"): the run lists
+the files it will replace, writes its own files with run-unique names beside them (Spark append),
+reconciles the rows it read (one read of the source, counted as Spark writes them) against a
+read-back of its new files, commits the manifest naming the new files, and only then deletes the
+files listed at the start; the manifest is rewritten last, complete. A failure before the commit
+removes only this run's new files; the previous data and manifest stay as they were. A whole-table
+run with a key replaces every `<key>_key=` day folder, removing days that left the source; an
+empty source (or a vanished day) never wipes archived files unless --allow_empty_source true.
+Flat files and day folders never share a table folder: such a run is refused. The source count(*)
+taken at the start only sizes the files and is advisory (`source_rows_at_start` in the manifest).
 
 Exit: 0 on success; otherwise non-zero with the last stderr line `UnloadError: <what went wrong>`
 (on Glue the UnloadError is raised, so it becomes the run's ErrorMessage).
@@ -41,16 +47,19 @@ import os
 import re
 import sys
 import traceback
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 FORMATS = ("parquet", "orc", "json", "csv", "avro")
 WRITE_MODES = ("overwrite", "append")
 SOURCE_KINDS = ("redshift", "postgresql")
 MANIFEST_NAME = "_manifest.json"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 TARGET_FILE_BYTES = 128 * 1024 * 1024  # uncompressed estimate; compressed files land well below
 DEFAULT_JDBC_JAR = "/usr/share/java/postgresql.jar"
 LOCAL_MASTER = "local[2]"
+DELETE_THREADS = 16  # concurrent DELETE requests when the old files go (one request per file)
 
 # The arguments this job reads. Anything else on the command line belongs to Glue and is skipped.
 KNOWN_ARGS = frozenset({
@@ -558,8 +567,14 @@ def utc_now() -> str:
 
 
 def build_manifest(plan: Plan, source_rows: int, rows: int, files: dict[str, int],
-                   columns: list[tuple[str, str]], started_at: str, finished_at: str) -> dict:
-    """docs/CONTRACT.md "The run manifest": what this run wrote, paths relative to target_uri."""
+                   columns: list[tuple[str, str]], started_at: str, finished_at: str | None, *,
+                   source_rows_at_start: int | None = None, replaced: dict[str, int] | None = None,
+                   removed_days: list[str] = (), state: str = "complete",
+                   warnings: list[str] = ()) -> dict:
+    """docs/CONTRACT.md "The run manifest": the files of the current version (this run's, paths
+    relative to target_uri), what the run read and replaced. `state` is "committed" while the
+    replaced files are being deleted and "complete" once they are gone."""
+    replaced = replaced or {}
     return {
         "version": MANIFEST_VERSION,
         "table": plan.table_name,
@@ -570,14 +585,69 @@ def build_manifest(plan: Plan, source_rows: int, rows: int, files: dict[str, int
         "write_mode": plan.write_mode,
         "target_uri": plan.target_uri,
         "execution_id": plan.execution_id,
+        "state": state,
         "source_rows": source_rows,
+        "source_rows_at_start": source_rows_at_start,
         "rows": rows,
         "files": [{"path": path, "bytes": files[path]} for path in sorted(files)],
         "bytes": sum(files.values()),
+        "replaced_files": len(replaced),
+        "replaced_bytes": sum(replaced.values()),
+        "removed_days": sorted(removed_days),
         "columns": [{"name": name, "type": kind} for name, kind in columns],
+        "warnings": list(warnings),
         "started_at": started_at,
         "finished_at": finished_at,
     }
+
+
+# --- the overwrite protocol, pure part --------------------------------------------------------
+
+def layout_problem(plan: Plan, root_files: list[str], root_folders: list[str]) -> str | None:
+    """Flat files and day folders never share a table folder (one manifest, one reader view per
+    folder): a flat run over day folders, or a day run over flat files, is refused."""
+    if plan.partition_key is None:
+        days = sorted(name for name in root_folders if "=" in name and not is_hidden(name))
+        if days:
+            return (f"{plan.table_uri} holds day folders ({days[0]}, ... {len(days)} in all) and a flat "
+                    f"{describe_scope(plan)} run would put its files beside them; refusing to mix flat files "
+                    "and day folders in one table folder (give --day_partition_key, or unload the flat "
+                    "table under another --s3path_datalake)")
+        return None
+    files = sorted(name for name in root_files if not is_hidden(name))
+    if files:
+        return (f"{plan.table_uri} holds {len(files)} flat data files ({files[0]}, ...) from a run without "
+                f"--day_partition_key; refusing to add {plan.partition_column}= day folders beside them "
+                "(unload the day partitions under another --s3path_datalake, or remove the flat files)")
+    return None
+
+
+def describe_scope(plan: Plan) -> str:
+    return "one-day" if plan.scope == "day" else ("whole-table" if plan.partition_key is None else "per-day whole-table")
+
+
+def day_of(plan: Plan, relative: str) -> str | None:
+    """The `<key>_key=<day>` folder of a path relative to the table folder, if it is one of ours."""
+    first = relative.split("/", 1)[0]
+    return first if plan.partition_key and first.startswith(f"{plan.partition_column}=") and "/" in relative else None
+
+
+def vanished_days(plan: Plan, before: dict[str, int], written: dict[str, int]) -> list[str]:
+    """Per-day whole-table overwrite: the day folders holding files now that this run wrote
+    nothing into (days that left the source)."""
+    if plan.scope != "full" or plan.partition_key is None or plan.write_mode != "overwrite":
+        return []
+    old = {day_of(plan, path) for path in before} - {None}
+    new = {day_of(plan, path) for path in written} - {None}
+    return sorted(old - new)
+
+
+def drift_warning(plan: Plan, at_start: int | None, rows_read: int) -> str | None:
+    """The advisory count(*) differs from the rows read: a load ran during the unload."""
+    if at_start is None or at_start == rows_read:
+        return None
+    return (f"source changed during the run: count(*) at start {at_start}, rows read {rows_read} "
+            f"({describe(plan)}); the lake holds the rows read")
 
 
 def is_hidden(name: str) -> bool:
@@ -602,7 +672,15 @@ def short_error(err: BaseException) -> str:
     java = getattr(err, "java_exception", None)  # py4j: the Java exception says what happened
     text = str(java.toString()) if java is not None else str(err)
     lines = [line for line in text.splitlines() if line.strip()]
-    return (lines[0] if lines else type(err).__name__)[:600]
+    first = lines[0] if lines else type(err).__name__
+    root, depth = java, 0
+    while root is not None and root.getCause() is not None and depth < 20:  # the innermost cause
+        root, depth = root.getCause(), depth + 1
+    if root is not None and root is not java:  # e.g. the source's error under "Job aborted"
+        cause = [line for line in str(root.toString()).splitlines() if line.strip()]
+        if cause and cause[0] not in first:
+            first = f"{cause[0]} (in: {first[:300]})"
+    return first[:600]
 
 
 def local_spark_session():
@@ -657,10 +735,36 @@ class Store:
         return {name: size for name, size in files.items()
                 if not any(is_hidden(part) for part in name.split("/"))}
 
-    def delete(self, location: str) -> None:
+    def root_entries(self, folder: str) -> tuple[dict[str, int], list[str]]:
+        """({file name: bytes}, [folder names]) directly inside folder: one listing, no recursion."""
+        fs, path = self._fs_path(folder)
+        if not fs.exists(path):
+            return {}, []
+        files, folders = {}, []
+        for status in fs.listStatus(path):
+            if status.isDirectory():
+                folders.append(status.getPath().getName())
+            else:
+                files[status.getPath().getName()] = status.getLen()
+        return files, folders
+
+    def delete(self, location: str, recursive: bool = True) -> None:
         fs, path = self._fs_path(location)
         if fs.exists(path):
-            fs.delete(path, True)
+            fs.delete(path, recursive)
+
+    def delete_files(self, folder: str, relatives: list[str], halfway=None) -> None:
+        """Deletes files (never folders) below folder, DELETE_THREADS at a time; `halfway` is
+        called once half of them are gone (the test hook's "mid-deletes" point)."""
+        def remove(relative):
+            fs, path = self._fs_path(folder + relative)
+            fs.delete(path, False)
+        half = len(relatives) // 2
+        with ThreadPoolExecutor(DELETE_THREADS) as pool:
+            list(pool.map(remove, relatives[:half]))
+            if halfway is not None:
+                halfway()
+            list(pool.map(remove, relatives[half:]))
 
     def write_text(self, location: str, text: str) -> None:
         fs, path = self._fs_path(location)
@@ -723,6 +827,8 @@ def check_column_types(df, plan: Plan) -> None:
 
 
 def count_source_rows(read, plan: Plan) -> int:
+    """The advisory count(*) at the start: it sizes the files; a difference from the rows read
+    is a warning (a load ran during the unload), never a failure."""
     return int(read(count_query(plan)).first()[0])
 
 
@@ -750,28 +856,36 @@ def check_partition_key(df, plan: Plan) -> None:
                               f"column, not {field.dataType.simpleString()}")
 
 
-def write_data(df, plan: Plan, source_rows: int, per_file: int) -> None:
-    """Writes into the table folder. With a partition key, days go to `<key>_key=<day>/` folders
-    and overwrite is dynamic: only the days present in this data are replaced."""
+def write_data(df, plan: Plan, source_rows: int, per_file: int) -> int:
+    """Writes this run's files beside whatever is there (Spark append: no delete, no overwrite
+    commit of Spark's own) and returns the number of rows written, counted as they pass into the
+    writer. A day run writes into its day folder; a whole-table run with a key writes one
+    `<key>_key=<day>/` folder per day; a flat run writes into the table folder. `source_rows`
+    (the advisory count) only sizes the files."""
+    from pyspark.sql import Observation
     from pyspark.sql import functions as F
+    location = io_location(plan.target_uri)
     if plan.partition_key:
         check_partition_key(df, plan)
+    if plan.scope == "full" and plan.partition_key:
         column = plan.partition_column
-        if plan.scope == "day":
-            # The folder is the validated request value, never something derived from the data.
-            df = df.withColumn(column, F.lit(plan.partition_value))
-            df = df.coalesce(file_count(source_rows, per_file))
-        else:
-            key = [f.name for f in df.schema.fields if f.name.lower() == plan.partition_key][0]
-            df = df.withColumn(column, F.date_format(F.col(key), "yyyy-MM-dd"))
-            df = df.repartition(column)  # each day in one task: one file per day, not one per task
-        writer = df.write.partitionBy(column).option("partitionOverwriteMode", "dynamic")
+        key = [f.name for f in df.schema.fields if f.name.lower() == plan.partition_key][0]
+        df = df.withColumn(column, F.date_format(F.col(key), "yyyy-MM-dd"))
+        df = df.repartition(column)  # each day in one task: one file per day, not one per task
     else:
         # coalesce, not repartition: no shuffle; maxRecordsPerFile splits whatever is still big.
-        writer = df.coalesce(file_count(source_rows, per_file)).write
+        df = df.coalesce(file_count(source_rows, per_file))
+    # Counted in the writing stage itself (Spark merges a result stage's metrics once per
+    # partition, retried attempts included): the rows read are the rows handed to the writer,
+    # from the one read of the source.
+    observation = Observation(f"unload_rows_{uuid.uuid4().hex}")
+    df = df.observe(observation, F.count(F.lit(1)).alias("rows"))
+    writer = df.write
+    if plan.scope == "full" and plan.partition_key:
+        writer = writer.partitionBy(plan.partition_column)
     (writer.format(plan.file_format).options(**writer_options(plan.file_format))
-     .option("maxRecordsPerFile", per_file).mode(plan.write_mode)
-     .save(io_location(plan.table_uri)))
+     .option("maxRecordsPerFile", per_file).mode("append").save(location))
+    return int(observation.get["rows"])
 
 
 def refuse_to_wipe(plan: Plan, existing: dict[str, int]) -> None:
@@ -783,53 +897,155 @@ def refuse_to_wipe(plan: Plan, existing: dict[str, int]) -> None:
                           "(pass --allow_empty_source true to allow it)")
 
 
+def refuse_to_drop_days(plan: Plan, days: list[str]) -> None:
+    """A whole-table run would remove day folders whose days left the source: the same guard."""
+    if days and not plan.allow_empty_source:
+        shown = ", ".join(days[:3]) + (f", ... ({len(days)} in all)" if len(days) > 3 else "")
+        raise UnloadError(f"the source has no rows for {len(days)} archived days of {plan.table_name} "
+                          f"({shown}); a whole-table overwrite would remove their folders from "
+                          f"{plan.table_uri}; refusing (pass --allow_empty_source true to allow it)")
+
+
 def describe(plan: Plan) -> str:
     if plan.scope == "day":
         return f"{plan.table_name} {plan.partition_key}={plan.partition_value}"
     return f"{plan.table_name} (whole table)"
 
 
-def unload(spark, plan: Plan, read, started_at: str) -> dict:
-    """Count, guard, write, reconcile, write the manifest. Returns the manifest."""
+def no_fault(point: str) -> None:
+    """The test hook's production value. Tests pass `fault` to main()/unload() to make the run
+    die at a named point: "written" (after the write, before the reconcile), "reconciled"
+    (before the commit), "committed" (before the deletes), "deleting" (half of the deletes
+    done), "deleted" (before the final manifest)."""
+
+
+class Protocol:
+    """One run's view of the folders it replaces: what was there at the start (relative to the
+    table folder for whole-table runs, to the day folder for day runs) and what it added."""
+
+    def __init__(self, store: Store, plan: Plan):
+        self.store, self.plan = store, plan
+        self.folder = io_location(plan.target_uri)
+        self.table_folder = io_location(plan.table_uri)
+
+    def list_at_start(self) -> dict[str, int]:
+        """The listing taken at the start, after refusing a table folder that mixes flat files and
+        day folders. A whole-table run with a key reads the root's files from its own recursive
+        listing; the others list the table folder's root (one request, no recursion)."""
+        plan = self.plan
+        if plan.scope == "full" and plan.partition_key:
+            everything = self.store.data_files(self.folder)
+            problem = layout_problem(plan, [path for path in everything if "/" not in path], [])
+        else:
+            root_files, root_folders = self.store.root_entries(self.table_folder)
+            problem = layout_problem(plan, list(root_files), root_folders)
+            everything = None
+        if problem:
+            raise UnloadError(problem)
+        return self.listing(everything)
+
+    def listing(self, everything: dict[str, int] | None = None) -> dict[str, int]:
+        """The data files this run may replace: the day folder (day run), every `<key>_key=`
+        day folder (whole table with a key), or the files directly in the table folder (flat)."""
+        plan = self.plan
+        if plan.scope == "day":
+            return self.store.data_files(self.folder)
+        if plan.partition_key:
+            if everything is None:
+                everything = self.store.data_files(self.folder)
+            return {path: size for path, size in everything.items() if day_of(plan, path)}
+        files, _ = self.store.root_entries(self.folder)
+        return {name: size for name, size in files.items() if not is_hidden(name)}
+
+    def new_files(self, before: dict[str, int]) -> dict[str, int]:
+        return {path: size for path, size in self.listing().items() if path not in before}
+
+
+def unload(spark, plan: Plan, read, started_at: str, fault=no_fault) -> dict:
+    """The overwrite protocol (docs/ARCHITECTURE.md): list, write beside, reconcile, commit the
+    manifest, delete what was listed, rewrite the manifest complete. Returns the manifest."""
     store = Store(spark)
-    target = io_location(plan.target_uri)
+    run = Protocol(store, plan)
+    target = run.folder
     manifest_location = target + MANIFEST_NAME
     log(f"{describe(plan)} -> {plan.target_uri} ({plan.file_format}, {plan.write_mode})")
     check_format_available(spark, plan.file_format)
-    with stage(f"counting the source rows of {describe(plan)}"):
-        source_rows = count_source_rows(read, plan)
-    log(f"source: {source_rows} rows")
     with stage(f"listing {plan.target_uri}"):
-        before = store.data_files(target)
+        before = run.list_at_start()
+    log(f"listed: {len(before)} data files, {sum(before.values())} bytes this run may replace")
+    with stage(f"counting the source rows of {describe(plan)}"):
+        at_start = count_source_rows(read, plan)
     with stage(f"reading {describe(plan)}"):
         df = read(select_query(plan))
         columns = [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
     check_column_types(df, plan)
-    if source_rows == 0:
-        refuse_to_wipe(plan, before)
-        if plan.write_mode == "overwrite" and before:
-            log(f"empty source allowed: removing {len(before)} files from {plan.target_uri}")
-            with stage(f"emptying {plan.target_uri}"):
-                store.delete(target)
-        written, rows = {}, 0
-    else:
+    written: dict[str, int] = {}
+    try:
         per_file = rows_per_file(plan, [kind for _, kind in columns])
         with stage(f"unloading {describe(plan)} to {plan.target_uri}"):
-            store.delete(manifest_location)  # a run that fails below must not leave the last manifest
-            write_data(df, plan, source_rows, per_file)
+            rows_read = write_data(df, plan, at_start, per_file)
+        with stage(f"listing the new files in {plan.target_uri}"):
+            written = run.new_files(before)
+        log(f"source: {rows_read} rows read; count(*) at start {at_start}")
+        fault("written")
+        if rows_read == 0:
+            remove_new_files(run, before, "the empty source wrote schema-only files")
+            written = {}
+            refuse_to_wipe(plan, before)
         with stage(f"reading back {plan.target_uri}"):
-            after = store.data_files(target)
-            written = {path: size for path, size in after.items() if path not in before}
             rows = count_landed_rows(spark, plan, target, sorted(written))
         log(f"landed: {rows} rows in {len(written)} files, {sum(written.values())} bytes")
-        if rows != source_rows:
-            raise UnloadError(f"row count mismatch for {describe(plan)}: the source has {source_rows} rows "
-                              f"but {rows} landed in {plan.target_uri}; no manifest written")
-    manifest = build_manifest(plan, source_rows, rows, written, columns, started_at, utc_now())
+        if rows != rows_read:
+            raise UnloadError(f"row count mismatch for {describe(plan)}: {rows_read} rows were read from "
+                              f"the source but {rows} landed in {plan.target_uri}; the previous files "
+                              "and manifest are kept")
+        removed_days = vanished_days(plan, before, written)
+        refuse_to_drop_days(plan, removed_days)
+        fault("reconciled")
+    except Exception:  # a handled failure (a killed driver cleans nothing: the next run does)
+        remove_new_files(run, before, "the run failed before its commit")
+        raise
+    replaced = before if plan.write_mode == "overwrite" else {}
+    warning = drift_warning(plan, at_start, rows_read)
+    if warning:
+        log(f"WARNING {warning}")
+    details = dict(source_rows_at_start=at_start, replaced=replaced, removed_days=removed_days,
+                   warnings=[warning] if warning else [])
+    # The commit point: one PUT names the new version. A reader of the manifest never sees a
+    # file that is gone; a reader of the folder sees old and new files until the deletes end.
+    committed = build_manifest(plan, rows_read, rows, written, columns, started_at, None,
+                               state="committed", **details)
+    with stage("writing the manifest"):
+        store.write_text(manifest_location, json.dumps(committed, indent=2) + "\n")
+    fault("committed")
+    with stage(f"deleting the {len(replaced)} replaced files in {plan.target_uri}"):
+        if plan.scope == "full" and plan.partition_key and replaced:
+            # Day manifests of earlier day runs name files that are going: they go first.
+            store.delete_files(target, [f"{day}/{MANIFEST_NAME}" for day in
+                                        sorted({day_of(plan, path) for path in replaced})])
+        store.delete_files(target, sorted(replaced), halfway=lambda: fault("deleting"))
+        for day in removed_days:
+            store.delete(f"{target}{day}/", recursive=True)  # empty now (on S3 it is gone already)
+    fault("deleted")
+    manifest = build_manifest(plan, rows_read, rows, written, columns, started_at, utc_now(), **details)
     with stage("writing the manifest"):
         store.write_text(manifest_location, json.dumps(manifest, indent=2) + "\n")
-    log(f"manifest: {plan.target_uri}{MANIFEST_NAME} ({rows} rows reconciled)")
+    log(f"manifest: {plan.target_uri}{MANIFEST_NAME} ({rows} rows reconciled; {len(replaced)} files "
+        f"replaced, {len(removed_days)} days removed)")
     return manifest
+
+
+def remove_new_files(run: Protocol, before: dict[str, int], why: str) -> None:
+    """Removes only this run's new files: whatever is in the folders it writes and was not listed
+    at the start (one run per table at a time). Best effort: the next run's listing catches any
+    file left."""
+    try:
+        new = run.new_files(before)
+        if new:
+            log(f"removing this run's {len(new)} new files: {why}")
+            run.store.delete_files(run.folder, sorted(new))
+    except Exception as err:  # the original failure matters more than the cleanup's
+        log(f"could not remove this run's new files ({short_error(err)}); the next run will")
 
 
 def glue_runtime() -> bool:
@@ -849,8 +1065,9 @@ def open_session(plan: Plan):
     return local_spark_session(), None, True
 
 
-def main(argv: list[str], spark=None) -> dict:
-    """Runs one unload; `spark` lets tests share a session. Raises UnloadError on failure."""
+def main(argv: list[str], spark=None, fault=no_fault) -> dict:
+    """Runs one unload; `spark` lets tests share a session and `fault` is the test hook (see
+    no_fault). Raises UnloadError on failure."""
     started_at = utc_now()
     plan = build_plan(parse_args(argv))
     glue_context, owned = None, False
@@ -864,8 +1081,12 @@ def main(argv: list[str], spark=None) -> dict:
         # markers (the manifest is the completion marker, and the table root stays untouched).
         pin_time_zone(spark)
         spark._jsc.hadoopConfiguration().set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+        # Parquet on Glue: the EMRFS S3-optimized committer writes each file to its final key at
+        # task commit (no rename = no copy). Glue turns it on by default; the job asks for it too
+        # (a no-op where the committer does not exist, as on local Spark). Docs/ARCHITECTURE.md.
+        spark.conf.set("spark.sql.parquet.fs.optimized.committer.optimization-enabled", "true")
     try:
-        return unload(spark, plan, make_reader(spark, plan, glue_context), started_at)
+        return unload(spark, plan, make_reader(spark, plan, glue_context), started_at, fault)
     finally:
         remove_temp_dir(spark, plan)
         if owned:

@@ -80,6 +80,11 @@ class Cluster:
     def jdbc_url(self) -> str:
         return f"jdbc:postgresql://{self.host}:{self.port}/{self.dbname}"
 
+    @property
+    def log_file(self) -> Path:
+        """The server's log (every statement lands here under log_statement = 'all')."""
+        return _server_dir(self.dir) / "postgres.log"
+
     def connection(self) -> dict:
         """The {"url", "user", "password"} entry the Glue job reads for a local connection."""
         return {"url": self.jdbc_url, "user": self.user, "password": ""}

@@ -9,7 +9,8 @@ import pytest
 
 from unload_support import EXECUTION_ID, ROOT, job_args
 from unload_table import (
-    Plan, UnloadError, build_manifest, build_plan, count_query, estimated_row_bytes, file_count,
+    Plan, UnloadError, build_manifest, build_plan, count_query, day_of, drift_warning, estimated_row_bytes,
+    file_count, layout_problem, vanished_days,
     io_location, is_hidden, jdbc_read_options, local_connection, parse_args, redact,
     redshift_read_options, rows_per_file, select_query, table_uri, target_uri, validate_date,
     validate_identifier, validate_s3_uri, validate_table, writer_options,
@@ -372,11 +373,44 @@ def test_manifest_has_exactly_the_contract_fields():
     manifest = build_manifest(plan_from(), 3, 3, {"b.parquet": 20, "a.parquet": 10}, [("o_orderkey", "bigint")],
                               "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z")
     assert list(manifest) == ["version", "table", "scope", "partition_key", "partition_value", "format",
-                              "write_mode", "target_uri", "execution_id", "source_rows", "rows", "files",
-                              "bytes", "columns", "started_at", "finished_at"]
+                              "write_mode", "target_uri", "execution_id", "state", "source_rows",
+                              "source_rows_at_start", "rows", "files", "bytes", "replaced_files",
+                              "replaced_bytes", "removed_days", "columns", "warnings", "started_at", "finished_at"]
     assert manifest["files"] == [{"path": "a.parquet", "bytes": 10}, {"path": "b.parquet", "bytes": 20}]
     assert (manifest["bytes"], manifest["columns"]) == (30, [{"name": "o_orderkey", "type": "bigint"}])
-    assert (manifest["version"], manifest["table"], manifest["execution_id"]) == (1, "demo_master.orders", EXECUTION_ID)
+    assert (manifest["version"], manifest["table"], manifest["execution_id"]) == (2, "demo_master.orders", EXECUTION_ID)
+    assert (manifest["state"], manifest["source_rows_at_start"], manifest["replaced_files"]) == ("complete", None, 0)
+
+
+# --- the overwrite protocol's decisions ---------------------------------------------------------
+
+def test_flat_runs_refuse_day_folders_and_keyed_runs_refuse_flat_files():
+    flat = plan_from(snapshot_yn="n", day_partition_key=None, day_partition_value=None)
+    day, whole = plan_from(), plan_from(snapshot_yn="n", day_partition_value=None)
+    days = ["o_orderdate_key=1992-01-02", "o_orderdate_key=1992-01-01"]
+    assert layout_problem(flat, {"part-0.parquet": 1}, ["_temporary"]) is None
+    assert "holds day folders (o_orderdate_key=1992-01-01, ... 2 in all)" in layout_problem(flat, {}, days)
+    for keyed in (day, whole):
+        assert layout_problem(keyed, {"_manifest.json": 1, ".hidden": 1}, days) is None
+        assert "holds 1 flat data files (part-0.parquet, ...)" in layout_problem(keyed, {"part-0.parquet": 1}, days)
+
+
+def test_only_a_whole_table_overwrite_with_a_key_drops_the_days_that_left_the_source():
+    before = {"o_orderdate_key=1992-01-01/a.parquet": 1, "o_orderdate_key=1992-01-02/b.parquet": 1,
+              "other_key=1992-01-03/c.parquet": 1}
+    written = {"o_orderdate_key=1992-01-02/n.parquet": 1}
+    whole = plan_from(snapshot_yn="n", day_partition_value=None)
+    assert vanished_days(whole, before, written) == ["o_orderdate_key=1992-01-01"]
+    assert vanished_days(plan_from(snapshot_yn="n", day_partition_value=None, write_mode="append"), before, written) == []
+    assert vanished_days(plan_from(), {"a.parquet": 1}, {}) == []
+    assert day_of(whole, "o_orderdate_key=1992-01-01/a.parquet") == "o_orderdate_key=1992-01-01"
+    assert day_of(whole, "o_orderdate_key=1992-01-01") is None and day_of(whole, "x/a.parquet") is None
+
+
+def test_a_source_count_that_drifts_is_only_a_warning():
+    plan = plan_from()
+    assert drift_warning(plan, 10, 10) is None and drift_warning(plan, None, 10) is None
+    assert drift_warning(plan, 11, 10).startswith("source changed during the run: count(*) at start 11, rows read 10")
 
 
 def test_error_messages_are_one_line():
