@@ -125,7 +125,7 @@ pub fn plan_requests(args: &Args, defaults: &RequestDefaults) -> Result<Vec<Day>
                 day,
                 args.strict,
             )?;
-            let base = naming::base_name(&checked.table, Scope::Day(day), &args.run_tag);
+            let base = naming::base_name(&checked.table, Scope::Day(day.into()), &args.run_tag);
             Ok(Day {
                 day,
                 checked,

@@ -16,21 +16,8 @@ const ATTEMPT_ROOM: usize = 5;
 /// The longest backfill, in days (ten years): a typo in a year should not start thousands.
 pub const MAX_RANGE_DAYS: usize = 3660;
 
-/// What one execution unloads: a day or the whole table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Day(NaiveDate),
-    Full,
-}
-
-impl Scope {
-    pub fn label(&self) -> String {
-        match self {
-            Scope::Day(day) => day.format("%Y-%m-%d").to_string(),
-            Scope::Full => "full".to_string(),
-        }
-    }
-}
+/// What one execution unloads: a day or the whole table (the workflow's own Scope).
+pub use unload_core::contract::Scope;
 
 /// The base name (attempt 1) for `table` (`schema.table`, already validated), scope and run tag.
 pub fn base_name(table: &str, scope: Scope, run_tag: &str) -> String {
@@ -157,7 +144,7 @@ mod tests {
     fn a_plain_name_is_readable_and_deterministic() {
         let name = base_name(
             "demo_master.orders",
-            Scope::Day(day("1998-07-21")),
+            Scope::Day(day("1998-07-21").into()),
             "manual",
         );
         assert_eq!(name, "demo_master-orders-1998-07-21-manual");
@@ -165,7 +152,7 @@ mod tests {
             name,
             base_name(
                 "demo_master.orders",
-                Scope::Day(day("1998-07-21")),
+                Scope::Day(day("1998-07-21").into()),
                 "manual"
             )
         );
@@ -177,10 +164,19 @@ mod tests {
 
     #[test]
     fn tags_days_and_tables_each_change_the_name() {
-        let a = base_name("s.t", Scope::Day(day("2020-01-01")), "x");
-        assert_ne!(a, base_name("s.t", Scope::Day(day("2020-01-02")), "x"));
-        assert_ne!(a, base_name("s.t", Scope::Day(day("2020-01-01")), "y"));
-        assert_ne!(a, base_name("s.u", Scope::Day(day("2020-01-01")), "x"));
+        let a = base_name("s.t", Scope::Day(day("2020-01-01").into()), "x");
+        assert_ne!(
+            a,
+            base_name("s.t", Scope::Day(day("2020-01-02").into()), "x")
+        );
+        assert_ne!(
+            a,
+            base_name("s.t", Scope::Day(day("2020-01-01").into()), "y")
+        );
+        assert_ne!(
+            a,
+            base_name("s.u", Scope::Day(day("2020-01-01").into()), "x")
+        );
         assert_ne!(a, base_name("s.t", Scope::Full, "x"));
     }
 
@@ -197,13 +193,13 @@ mod tests {
     fn long_tables_are_shortened_keeping_day_tag_and_room_for_attempts() {
         let long = format!("{}.{}", "s".repeat(60), "t".repeat(60));
         let other = format!("{}.{}", "s".repeat(60), "t".repeat(59) + "u");
-        let name = base_name(&long, Scope::Day(day("2020-01-01")), "backfill");
+        let name = base_name(&long, Scope::Day(day("2020-01-01").into()), "backfill");
         assert!(valid(&name), "{name}");
         assert!(name.len() <= MAX_NAME_CHARS - ATTEMPT_ROOM);
         assert!(name.contains("-2020-01-01-backfill-"));
         assert_ne!(
             name,
-            base_name(&other, Scope::Day(day("2020-01-01")), "backfill")
+            base_name(&other, Scope::Day(day("2020-01-01").into()), "backfill")
         );
         assert!(valid(&attempt_name(&name, 999)));
     }

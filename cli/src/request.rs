@@ -16,7 +16,6 @@ use crate::failure::Failure;
 use crate::naming::Scope;
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
-use unload_core::contract;
 use unload_core::request::{env, normalize, RequestDefaults};
 
 /// The unload the command line describes.
@@ -140,13 +139,7 @@ pub fn check(
             };
             Failure::refused(format!("{}: {e}{hint}", e.kind()))
         })?;
-    let scope = match (&request.scope, &request.partition_value) {
-        (contract::Scope::Day, Some(day)) => Scope::Day(
-            NaiveDate::parse_from_str(day, "%Y-%m-%d")
-                .map_err(|_| Failure::refused(format!("DayPartitionValue: bad day {day}")))?,
-        ),
-        _ => Scope::Full,
-    };
+    let scope = request.scope;
     if let Scope::Full = scope {
         deferred.retain(|v| *v != env::DAY_PARTITION_KEY);
     }
@@ -161,10 +154,7 @@ pub fn check(
     }
     if let Scope::Day(day) = scope {
         if absent(&fields, "DayPartitionValue") {
-            fields.insert(
-                "DayPartitionValue".into(),
-                Value::String(day.format("%Y-%m-%d").to_string()),
-            );
+            fields.insert("DayPartitionValue".into(), Value::String(day.to_string()));
         }
     }
     Ok(Checked {
@@ -198,7 +188,7 @@ mod tests {
         let input = input_from_flags(&flags(Some("1998-07-21")));
         let checked = check(input, &RequestDefaults::default(), day("2026-11-25"), false).unwrap();
         assert_eq!(checked.table, "demo_master.orders");
-        assert_eq!(checked.scope, Scope::Day(day("1998-07-21")));
+        assert_eq!(checked.scope, Scope::Day(day("1998-07-21").into()));
         assert_eq!(
             checked.deferred,
             vec![env::S3_PATH, env::GLUE_CONNECTION, env::REDSHIFT_ROLE_ARN]
@@ -286,7 +276,7 @@ mod tests {
     fn an_input_file_gets_its_scope_and_default_day_pinned() {
         let input = json!({"PrefixedTablename": "s.t", "SnapshotYN": "y", "DayPartitionKey": "d"});
         let checked = check(input, &RequestDefaults::default(), day("2026-11-24"), false).unwrap();
-        assert_eq!(checked.scope, Scope::Day(day("2026-11-24")));
+        assert_eq!(checked.scope, Scope::Day(day("2026-11-24").into()));
         assert_eq!(checked.input["DayPartitionValue"], "2026-11-24");
         let defaults = RequestDefaults {
             snapshot_yn: Some("n".into()),

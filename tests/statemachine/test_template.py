@@ -266,7 +266,8 @@ def test_dashboard_body_is_json_with_the_contract_metrics():
     body_template = RESOURCES["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
     body = json.loads(_fill(body_template))
     text = json.dumps(body)
-    for metric in ("UnloadSucceeded", "UnloadFailed", "UnloadDurationSeconds", "RowsUnloaded", "BytesUnloaded"):
+    for metric in ("UnloadSucceeded", "UnloadFailed", "UnloadDurationSeconds", "RowsUnloaded", "BytesUnloaded",
+                   "UnloadWarnings"):
         assert metric in text, metric
     assert all({"type", "x", "y", "width", "height"} <= set(w) for w in body["widgets"])
 

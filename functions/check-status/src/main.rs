@@ -1,27 +1,27 @@
-//! The check-status Lambda: builds the Glue client once, then serves invocations.
+//! The check-status Lambda: builds the Glue engine once, then serves invocations.
 
 mod handler;
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
+use unload_core::aws::glue::GlueEngine;
 use unload_core::contract::State;
-use unload_core::polling::PollPolicy;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = unload_core::aws::load_config().await;
-    let glue = aws_sdk_glue::Client::new(&config);
+    let engine = GlueEngine::new(aws_sdk_glue::Client::new(&config));
     // A bad environment is reported on every invocation as ConfigurationError, not as a crash.
-    let policy = PollPolicy::from_env();
+    let settings = handler::Settings::from_env();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let (glue, policy) = (&glue, &policy);
+        let (engine, settings) = (&engine, &settings);
         async move {
-            let policy = policy.as_ref().map_err(Clone::clone)?;
+            let settings = settings.as_ref().map_err(Clone::clone)?;
             handler::handle(
                 &State::from_value(event.payload)?,
-                glue,
-                policy,
+                engine,
+                settings,
                 chrono::Utc::now().timestamp(),
             )
             .await

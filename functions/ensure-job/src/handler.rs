@@ -4,7 +4,9 @@
 use unload_core::aws::glue::{self, Created};
 use unload_core::aws::s3;
 use unload_core::contract::{JobAction, JobRef, State};
-use unload_core::job_spec::{JobDefinition, JobSettings, OWNER_TAG};
+/// ensure-job's settings: the job definition every table's job shares (GLUE_* variables).
+pub use unload_core::job_spec::JobSettings as Settings;
+use unload_core::job_spec::{JobDefinition, ScriptSource, OWNER_TAG};
 use unload_core::{Result, UnloadError};
 
 pub struct Clients {
@@ -12,12 +14,13 @@ pub struct Clients {
     pub s3: aws_sdk_s3::Client,
 }
 
-pub async fn handle(state: &State, clients: &Clients, settings: &JobSettings) -> Result<JobRef> {
+pub async fn handle(state: &State, clients: &Clients, settings: &Settings) -> Result<JobRef> {
     let request = state.request()?;
-    let script = match (&settings.script_location, &settings.template_job_name) {
-        (Some(location), _) => location.clone(),
-        (None, Some(template)) => glue::template_script_location(&clients.glue, template).await?,
-        (None, None) => unreachable_settings()?,
+    let script = match &settings.script {
+        ScriptSource::Location(location) => location.clone(),
+        ScriptSource::TemplateJob(template) => {
+            glue::template_script_location(&clients.glue, template).await?
+        }
     };
     if !s3::object_exists(&clients.s3, &script).await? {
         return Err(UnloadError::GlueScriptMissing(format!(
@@ -33,18 +36,11 @@ pub async fn handle(state: &State, clients: &Clients, settings: &JobSettings) ->
     })
 }
 
-/// JobSettings guarantees one of the two is set; this keeps the match total without a panic.
-fn unreachable_settings() -> Result<String> {
-    Err(UnloadError::ConfigurationError(
-        "neither GLUE_SCRIPT_LOCATION nor GLUE_TEMPLATE_JOB_NAME is set".into(),
-    ))
-}
-
 async fn ensure(
     client: &aws_sdk_glue::Client,
     name: &str,
     desired: &JobDefinition,
-    settings: &JobSettings,
+    settings: &Settings,
 ) -> Result<JobAction> {
     let stored = match glue::get_job(client, name).await? {
         Some(stored) => stored,
@@ -75,11 +71,7 @@ async fn ensure(
 
 /// Refuses a stored job that this stack's owner tag does not claim: another stack in the account
 /// (or a person) made it, and an UpdateJob would silently take it over.
-async fn check_owner(
-    client: &aws_sdk_glue::Client,
-    name: &str,
-    settings: &JobSettings,
-) -> Result<()> {
+async fn check_owner(client: &aws_sdk_glue::Client, name: &str, settings: &Settings) -> Result<()> {
     let (Some(prefix), Some(owner)) = (&settings.job_arn_prefix, settings.owner()) else {
         return Ok(());
     };

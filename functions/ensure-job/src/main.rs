@@ -5,7 +5,6 @@ mod handler;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use unload_core::contract::State;
-use unload_core::job_spec::JobSettings;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -16,7 +15,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         s3: unload_core::aws::s3_client(&config),
     };
     // A bad environment is reported on every invocation as ConfigurationError, not as a crash.
-    let settings = JobSettings::from_env();
+    let settings = handler::Settings::from_env();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (clients, settings) = (&clients, &settings);
         async move {

@@ -4,12 +4,13 @@
 
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use unload_core::aws::{cloudwatch, glue, s3};
+use unload_core::aws::{cloudwatch, s3};
 use unload_core::checks;
+use unload_core::config::{process_env, Vars};
 use unload_core::contract::{Outcome, Report, ReportOutcome, State, TaskError};
+use unload_core::engine::Engine;
 use unload_core::manifest::{self, Manifest};
-use unload_core::metrics::{self, Measurement};
-use unload_core::run_state::outcome_of;
+use unload_core::metrics::{self, Measurement, DEFAULT_NAMESPACE, NAMESPACE_ENV};
 use unload_core::{Result, UnloadError};
 
 /// Time report must still have before it publishes: PutMetricData may take PUBLISH_TIMEOUT, and
@@ -18,17 +19,33 @@ use unload_core::{Result, UnloadError};
 /// machine's retry of it never counts an unload twice.
 pub const PUBLISH_BUDGET: Duration = Duration::from_secs(10);
 
-pub struct Clients {
+/// report's settings: the metrics namespace (METRICS_NAMESPACE).
+pub struct Settings {
+    pub namespace: String,
+}
+
+impl Settings {
+    pub fn from_env() -> Self {
+        Self {
+            namespace: Vars::new(process_env)
+                .text(NAMESPACE_ENV)
+                .unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
+        }
+    }
+}
+
+pub struct Clients<E> {
     pub s3: aws_sdk_s3::Client,
     /// From `cloudwatch::publisher_client`: one try per call, bounded in time.
     pub cloudwatch: aws_sdk_cloudwatch::Client,
-    pub glue: aws_sdk_glue::Client,
+    /// Where a run still going on the failure path is asked to stop.
+    pub engine: E,
 }
 
 /// `deadline` is when the Lambda runtime ends this invocation (its context's deadline).
 pub async fn handle(
     event: Value,
-    clients: &Clients,
+    clients: &Clients<impl Engine>,
     namespace: &str,
     now_secs: i64,
     deadline: Instant,
@@ -47,7 +64,7 @@ pub async fn handle(
     let stopped_run = if succeeded {
         None
     } else {
-        stop_unfinished_run(&state, &clients.glue).await
+        stop_unfinished_run(&state, &clients.engine).await
     };
     let table = table_of(&state);
     let run = state.run.as_ref();
@@ -63,18 +80,17 @@ pub async fn handle(
         error_type: (!succeeded).then(|| error_type(&state)),
         cause: (!succeeded).then(|| failure_cause(&state, stopped_run.as_deref())),
         stopped_run,
+        warnings: manifest.map(|m| m.warnings).unwrap_or_default(),
         metrics_published: 0,
     };
-    let data = metrics::datums(
-        &Measurement {
-            succeeded,
-            table: report.table.as_deref(),
-            duration_seconds: report.duration_seconds,
-            rows: report.rows,
-            bytes: report.bytes,
-        },
-        now_secs,
-    );
+    let data = metrics::datums(&Measurement {
+        succeeded,
+        table: report.table.as_deref(),
+        duration_seconds: report.duration_seconds,
+        rows: report.rows,
+        bytes: report.bytes,
+        warnings: succeeded.then_some(report.warnings.len() as u64),
+    });
     let published = u32::try_from(data.len()).unwrap_or(u32::MAX);
     let left = deadline.saturating_duration_since(Instant::now());
     if left < PUBLISH_BUDGET {
@@ -85,11 +101,14 @@ pub async fn handle(
             PUBLISH_BUDGET.as_secs()
         )));
     }
-    cloudwatch::put_metrics(&clients.cloudwatch, namespace, data).await?;
+    cloudwatch::put_metrics(&clients.cloudwatch, namespace, &data, now_secs).await?;
     let report = Report {
         metrics_published: published,
         ..report
     };
+    for warning in &report.warnings {
+        tracing::warn!(table = ?report.table, partition = ?report.partition, %warning, "the run succeeded with a warning");
+    }
     tracing::info!(
         outcome = ?report.outcome, table = ?report.table, partition = ?report.partition, rows = ?report.rows,
         bytes = ?report.bytes, error_type = ?report.error_type, cause = %cause_message(&state), "unload reported"
@@ -97,26 +116,26 @@ pub async fn handle(
     Ok(report)
 }
 
-/// On the failure path: a Glue run last seen running may still be writing (CheckStatus ran out of
-/// retries, or the report of a success failed before it). Ask Glue to stop it, best effort, so
-/// nothing runs on unobserved behind a failed execution. Returns the id of a run asked to stop.
-async fn stop_unfinished_run(state: &State, glue_client: &aws_sdk_glue::Client) -> Option<String> {
+/// On the failure path: a run last seen running may still be writing (CheckStatus ran out of
+/// retries, or the report of a success failed before it). Ask the engine to stop it, best effort,
+/// so nothing runs on unobserved behind a failed execution. Returns the id of a run asked to stop.
+async fn stop_unfinished_run(state: &State, engine: &impl Engine) -> Option<String> {
     let run = state
         .run
         .as_ref()
         .filter(|r| r.outcome == Outcome::Running)?;
     let job = state.job.as_ref()?;
-    let live = match glue::get_job_run(glue_client, &job.name, &run.id).await {
+    let live = match engine.get_run(&job.name, &run.id).await {
         Ok(live) => live,
         Err(err) => {
             tracing::warn!(run = %run.id, error = %err, "cannot read the Glue run to stop it");
             return None;
         }
     };
-    if outcome_of(&live.state) != Outcome::Running {
+    if live.state.outcome() != Outcome::Running {
         return None;
     }
-    match glue::stop_run(glue_client, &job.name, &run.id).await {
+    match engine.stop_run(&job.name, &run.id).await {
         Ok(true) => {
             tracing::warn!(job = %job.name, run = %run.id, state = %live.state, "the execution failed with its Glue run still going: asked Glue to stop it");
             Some(run.id.clone())
@@ -161,7 +180,7 @@ fn lenient_state(event: Value) -> State {
     })
 }
 
-async fn read_manifest(state: &State, clients: &Clients) -> Result<Manifest> {
+async fn read_manifest(state: &State, clients: &Clients<impl Engine>) -> Result<Manifest> {
     let request = state.request()?;
     let execution = state.execution()?;
     let uri = manifest::uri_for(&request.target_uri);

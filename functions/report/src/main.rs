@@ -1,11 +1,11 @@
-//! The report Lambda: builds the S3 and CloudWatch clients once, then serves invocations.
+//! The report Lambda: builds its clients and reads its settings once, then serves invocations.
 
 mod handler;
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use unload_core::metrics::{DEFAULT_NAMESPACE, NAMESPACE_ENV};
+use unload_core::aws::glue::GlueEngine;
 
 /// The time left in this invocation. Lambda's deadline is epoch milliseconds; `cargo lambda
 /// watch` sends a fixed 600,000 instead (its emulator's timeout, relative), which is read as such.
@@ -25,14 +25,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let clients = handler::Clients {
         s3: unload_core::aws::s3_client(&config),
         cloudwatch: unload_core::aws::cloudwatch::publisher_client(&config),
-        glue: aws_sdk_glue::Client::new(&config),
+        engine: GlueEngine::new(aws_sdk_glue::Client::new(&config)),
     };
-    let namespace = std::env::var(NAMESPACE_ENV)
-        .ok()
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_NAMESPACE.into());
+    let settings = handler::Settings::from_env();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let (clients, namespace) = (&clients, namespace.as_str());
+        let (clients, namespace) = (&clients, settings.namespace.as_str());
         async move {
             let left = time_left(event.context.deadline);
             handler::handle(

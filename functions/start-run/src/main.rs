@@ -4,9 +4,8 @@ mod handler;
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
+use unload_core::aws::glue::GlueEngine;
 use unload_core::contract::State;
-use unload_core::polling::PollPolicy;
-use unload_core::run_args::SourceKind;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -14,19 +13,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = unload_core::aws::load_config().await;
     let glue = aws_sdk_glue::Client::new(&config);
     // A bad environment is reported on every invocation as ConfigurationError, not as a crash.
-    let settings = SourceKind::from_lookup(|k| std::env::var(k).ok()).and_then(|source| {
-        Ok(handler::Settings {
-            source,
-            policy: PollPolicy::from_env()?,
-        })
-    });
+    let settings = handler::Settings::from_env();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (glue, settings) = (&glue, &settings);
         async move {
             let settings = settings.as_ref().map_err(Clone::clone)?;
+            // A client clone shares its connection pool: building the engine costs nothing.
+            let engine = GlueEngine::new(glue.clone()).reading(settings.source);
             handler::handle(
                 &State::from_value(event.payload)?,
-                glue,
+                &engine,
                 settings,
                 chrono::Utc::now().timestamp(),
             )

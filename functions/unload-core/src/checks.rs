@@ -124,17 +124,24 @@ pub fn flag(field: &str, value: &str) -> Result<bool> {
     }
 }
 
-/// One of a fixed set of words, case-insensitive; returns the canonical lower-case word.
-pub fn one_of(field: &str, value: &str, allowed: &[&'static str]) -> Result<&'static str> {
+/// A closed set of values with one lower-case name each (FileFormat, WriteMode).
+pub trait Named: Copy + 'static {
+    const ALL: &'static [Self];
+    fn name(self) -> &'static str;
+}
+
+/// The value a word names, case-insensitive, or InvalidRequest listing the names.
+pub fn one_of<T: Named>(field: &str, value: &str) -> Result<T> {
     let lower = value.to_ascii_lowercase();
-    allowed
+    T::ALL
         .iter()
         .copied()
-        .find(|a| *a == lower)
+        .find(|v| v.name() == lower)
         .ok_or_else(|| {
+            let names: Vec<&str> = T::ALL.iter().map(|v| v.name()).collect();
             invalid(
                 field,
-                format!("{} must be one of {}", shown(value), allowed.join(", ")),
+                format!("{} must be one of {}", shown(value), names.join(", ")),
             )
         })
 }

@@ -3,7 +3,9 @@
 //! places that part with ResultSelector/ResultPath. Output structs serialize every field (None as
 //! null) because ResultSelector fails on a missing path.
 
+pub use crate::checks::Named;
 use crate::error::{Result, UnloadError};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -67,8 +69,10 @@ pub struct ExecutionInfo {
     pub started_at: String,
 }
 
-/// What to unload, after validation: every field checked, every default filled.
+/// What to unload, after validation: every field checked, every default filled. Its JSON is
+/// `wire::Request` (the contract's flat shape); in Rust the day travels inside the scope.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "wire::Request", into = "wire::Request")]
 pub struct NormalizedRequest {
     /// `schema.table`, lower-cased.
     pub table: String,
@@ -76,8 +80,6 @@ pub struct NormalizedRequest {
     pub table_name: String,
     pub scope: Scope,
     pub partition_key: Option<String>,
-    /// The day, only for `scope: day`.
-    pub partition_value: Option<String>,
     pub file_format: FileFormat,
     pub write_mode: WriteMode,
     /// `s3://bucket[/prefix]` without a trailing slash.
@@ -91,22 +93,165 @@ pub struct NormalizedRequest {
 }
 
 impl NormalizedRequest {
+    /// The day of a day-partition request.
+    pub fn day(&self) -> Option<Day> {
+        match self.scope {
+            Scope::Day(day) => Some(day),
+            Scope::Full => None,
+        }
+    }
+
+    /// The day as the contract writes it ("YYYY-MM-DD"), only for a day-partition request.
+    pub fn partition_value(&self) -> Option<String> {
+        self.day().map(|day| day.to_string())
+    }
+
     /// `key=value` of the day partition, for reports and metrics.
     pub fn partition_label(&self) -> Option<String> {
-        match (&self.partition_key, &self.partition_value) {
+        match (&self.partition_key, self.day()) {
             (Some(k), Some(v)) => Some(format!("{k}={v}")),
             _ => None,
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// What a run unloads: one day partition (SnapshotYN = y) or the whole table (SnapshotYN = n).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
-    /// One day partition (SnapshotYN = y).
-    Day,
-    /// The whole table (SnapshotYN = n).
+    Day(Day),
     Full,
+}
+
+impl Scope {
+    /// The day, or "full": how run names and reports label the scope.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Day(day) => day.to_string(),
+            Self::Full => "full".to_string(),
+        }
+    }
+}
+
+/// A calendar day. Its JSON and text are "YYYY-MM-DD", as the Glue job and the S3 layout read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Day(NaiveDate);
+
+impl Day {
+    pub fn date(self) -> NaiveDate {
+        self.0
+    }
+}
+
+impl From<NaiveDate> for Day {
+    fn from(date: NaiveDate) -> Self {
+        Self(date)
+    }
+}
+
+impl TryFrom<String> for Day {
+    type Error = UnloadError;
+
+    fn try_from(text: String) -> Result<Self> {
+        crate::checks::calendar_date("day", &text).map(Self)
+    }
+}
+
+impl From<Day> for String {
+    fn from(day: Day) -> Self {
+        day.to_string()
+    }
+}
+
+impl std::fmt::Display for Day {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d"))
+    }
+}
+
+/// The request's JSON shape (docs/CONTRACT.md, "NormalizedRequest"): the scope's name and the day
+/// side by side, as the state machine and older functions read them.
+mod wire {
+    use super::*;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum ScopeName {
+        Day,
+        Full,
+    }
+
+    #[derive(Deserialize, Serialize)]
+    pub struct Request {
+        table: String,
+        schema: String,
+        table_name: String,
+        scope: ScopeName,
+        partition_key: Option<String>,
+        partition_value: Option<Day>,
+        file_format: FileFormat,
+        write_mode: WriteMode,
+        s3_path: String,
+        target_uri: String,
+        glue_connection: String,
+        redshift_role_arn: Option<String>,
+        allow_empty_source: bool,
+        job_name: String,
+    }
+
+    impl From<NormalizedRequest> for Request {
+        fn from(r: NormalizedRequest) -> Self {
+            let (scope, partition_value) = match r.scope {
+                Scope::Day(day) => (ScopeName::Day, Some(day)),
+                Scope::Full => (ScopeName::Full, None),
+            };
+            Self {
+                table: r.table,
+                schema: r.schema,
+                table_name: r.table_name,
+                scope,
+                partition_key: r.partition_key,
+                partition_value,
+                file_format: r.file_format,
+                write_mode: r.write_mode,
+                s3_path: r.s3_path,
+                target_uri: r.target_uri,
+                glue_connection: r.glue_connection,
+                redshift_role_arn: r.redshift_role_arn,
+                allow_empty_source: r.allow_empty_source,
+                job_name: r.job_name,
+            }
+        }
+    }
+
+    impl TryFrom<Request> for NormalizedRequest {
+        type Error = String;
+
+        fn try_from(r: Request) -> std::result::Result<Self, String> {
+            let scope = match (r.scope, r.partition_value) {
+                (ScopeName::Day, Some(day)) => Scope::Day(day),
+                (ScopeName::Day, None) => {
+                    return Err("a request of scope day needs its partition_value".into())
+                }
+                (ScopeName::Full, _) => Scope::Full,
+            };
+            Ok(Self {
+                table: r.table,
+                schema: r.schema,
+                table_name: r.table_name,
+                scope,
+                partition_key: r.partition_key,
+                file_format: r.file_format,
+                write_mode: r.write_mode,
+                s3_path: r.s3_path,
+                target_uri: r.target_uri,
+                glue_connection: r.glue_connection,
+                redshift_role_arn: r.redshift_role_arn,
+                allow_empty_source: r.allow_empty_source,
+                job_name: r.job_name,
+            })
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -119,10 +264,10 @@ pub enum FileFormat {
     Avro,
 }
 
-impl FileFormat {
-    pub const NAMES: [&'static str; 5] = ["parquet", "orc", "json", "csv", "avro"];
+impl Named for FileFormat {
+    const ALL: &'static [Self] = &[Self::Parquet, Self::Orc, Self::Json, Self::Csv, Self::Avro];
 
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             Self::Parquet => "parquet",
             Self::Orc => "orc",
@@ -130,12 +275,6 @@ impl FileFormat {
             Self::Csv => "csv",
             Self::Avro => "avro",
         }
-    }
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        [Self::Parquet, Self::Orc, Self::Json, Self::Csv, Self::Avro]
-            .into_iter()
-            .find(|f| f.name() == name)
     }
 }
 
@@ -146,10 +285,10 @@ pub enum WriteMode {
     Append,
 }
 
-impl WriteMode {
-    pub const NAMES: [&'static str; 2] = ["overwrite", "append"];
+impl Named for WriteMode {
+    const ALL: &'static [Self] = &[Self::Overwrite, Self::Append];
 
-    pub fn name(self) -> &'static str {
+    fn name(self) -> &'static str {
         match self {
             Self::Overwrite => "overwrite",
             Self::Append => "append",
@@ -176,8 +315,8 @@ pub enum JobAction {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct RunStatus {
     pub id: String,
-    /// Glue's JobRunState, as Glue spells it.
-    pub state: String,
+    /// Glue's JobRunState (as Glue spells it in JSON).
+    pub state: crate::run::RunState,
     pub outcome: Outcome,
     pub polls: u32,
     pub next_poll_seconds: u64,
@@ -222,6 +361,8 @@ pub struct Report {
     pub cause: Option<String>,
     /// A Glue run still going when the execution failed, which report asked Glue to stop.
     pub stopped_run: Option<String>,
+    /// The manifest's warnings (advisory: e.g. the source changed during the run); empty on failure.
+    pub warnings: Vec<String>,
     pub metrics_published: u32,
 }
 
@@ -275,6 +416,7 @@ mod tests {
             error_type: None,
             cause: None,
             stopped_run: None,
+            warnings: Vec::new(),
             metrics_published: 0,
         }
     }

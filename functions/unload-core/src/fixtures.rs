@@ -1,6 +1,6 @@
 //! Test fixtures shared by the crate's unit tests.
 
-use crate::contract::{FileFormat, NormalizedRequest, Scope, WriteMode};
+use crate::contract::{Day, FileFormat, NormalizedRequest, Scope, WriteMode};
 
 /// The DESIGN's example request, normalized: one day of demo_master.orders as Parquet.
 pub fn day_request() -> NormalizedRequest {
@@ -8,9 +8,8 @@ pub fn day_request() -> NormalizedRequest {
         table: "demo_master.orders".into(),
         schema: "demo_master".into(),
         table_name: "orders".into(),
-        scope: Scope::Day,
+        scope: Scope::Day(day("1998-07-21")),
         partition_key: Some("o_orderdate".into()),
-        partition_value: Some("1998-07-21".into()),
         file_format: FileFormat::Parquet,
         write_mode: WriteMode::Overwrite,
         s3_path: "s3://lake-bucket".into(),
@@ -21,4 +20,9 @@ pub fn day_request() -> NormalizedRequest {
         allow_empty_source: false,
         job_name: "demo_master.orders_ExtractToDataLake".into(),
     }
+}
+
+/// A day written YYYY-MM-DD.
+pub fn day(text: &str) -> Day {
+    Day::try_from(text.to_string()).expect("a fixture day is a real date")
 }

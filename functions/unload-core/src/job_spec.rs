@@ -3,6 +3,7 @@
 //! an update always carries the full definition, and only happens when something differs.
 
 use crate::checks;
+use crate::config::{self, Vars};
 use crate::contract::NormalizedRequest;
 use crate::error::{Result, UnloadError};
 use std::collections::BTreeMap;
@@ -58,8 +59,7 @@ pub fn reserved_arguments() -> Vec<String> {
 /// The job settings shared by every table's job, from ensure-job's environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobSettings {
-    pub script_location: Option<String>,
-    pub template_job_name: Option<String>,
+    pub script: ScriptSource,
     pub role_arn: String,
     pub glue_version: String,
     pub worker_type: String,
@@ -75,6 +75,14 @@ pub struct JobSettings {
     pub job_arn_prefix: Option<String>,
 }
 
+/// Where the Glue script is: GLUE_SCRIPT_LOCATION when set, else the script of the template job
+/// the stack deployed (GLUE_TEMPLATE_JOB_NAME; `sam deploy` uploaded its script).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptSource {
+    Location(String),
+    TemplateJob(String),
+}
+
 impl JobSettings {
     /// The stack that owns the jobs these settings make (the OWNER_TAG of GLUE_JOB_TAGS).
     pub fn owner(&self) -> Option<&str> {
@@ -82,58 +90,34 @@ impl JobSettings {
     }
 }
 
-fn config(variable: &str, rule: impl std::fmt::Display) -> UnloadError {
-    UnloadError::ConfigurationError(format!("{variable}: {rule}"))
-}
-
 impl JobSettings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let number =
-            |name: &str, default: i32, range: std::ops::RangeInclusive<i32>| -> Result<i32> {
-                match get(name) {
-                    None => Ok(default),
-                    Some(text) => text
-                        .parse::<i32>()
-                        .ok()
-                        .filter(|v| range.contains(v))
-                        .ok_or_else(|| {
-                            config(
-                                name,
-                                format!(
-                                    "{text:?} must be a whole number in {}..={}",
-                                    range.start(),
-                                    range.end()
-                                ),
-                            )
-                        }),
-                }
-            };
+        let vars = Vars::new(lookup);
+        let get = |name: &str| vars.text(name);
         let map = |name: &str| -> Result<BTreeMap<String, String>> {
             match get(name) {
                 None => Ok(BTreeMap::new()),
-                Some(text) => serde_json::from_str(&text)
-                    .map_err(|e| config(name, format!("must be a JSON object of strings: {e}"))),
+                Some(text) => serde_json::from_str(&text).map_err(|e| {
+                    config::error(name, format!("must be a JSON object of strings: {e}"))
+                }),
             }
         };
-        let script_location = get(env::SCRIPT_LOCATION);
-        if let Some(uri) = &script_location {
-            checks::s3_location(env::SCRIPT_LOCATION, uri).map_err(as_config)?;
-        }
-        let template_job_name = get(env::TEMPLATE_JOB_NAME);
-        if script_location.is_none() && template_job_name.is_none() {
-            return Err(config(
-                env::SCRIPT_LOCATION,
-                format!(
-                    "is not set, and neither is {}: one must name the Glue script",
-                    env::TEMPLATE_JOB_NAME
-                ),
-            ));
-        }
+        let script = match (get(env::SCRIPT_LOCATION), get(env::TEMPLATE_JOB_NAME)) {
+            (Some(uri), _) => {
+                checks::s3_location(env::SCRIPT_LOCATION, &uri).map_err(as_config)?;
+                ScriptSource::Location(uri)
+            }
+            (None, Some(template)) => ScriptSource::TemplateJob(template),
+            (None, None) => {
+                return Err(config::error(
+                    env::SCRIPT_LOCATION,
+                    format!(
+                        "is not set, and neither is {}: one must name the Glue script",
+                        env::TEMPLATE_JOB_NAME
+                    ),
+                ))
+            }
+        };
         let temp_dir = get(env::TEMP_DIR);
         if let Some(uri) = &temp_dir {
             checks::s3_location(env::TEMP_DIR, uri).map_err(as_config)?;
@@ -142,11 +126,14 @@ impl JobSettings {
             .unwrap_or_else(|| "STANDARD".into())
             .to_ascii_uppercase();
         if !["STANDARD", "FLEX"].contains(&execution_class.as_str()) {
-            return Err(config(env::EXECUTION_CLASS, "must be STANDARD or FLEX"));
+            return Err(config::error(
+                env::EXECUTION_CLASS,
+                "must be STANDARD or FLEX",
+            ));
         }
         let worker_type = get(env::WORKER_TYPE).unwrap_or_else(|| "G.1X".into());
         if execution_class == "FLEX" && !FLEX_WORKER_TYPES.contains(&worker_type.as_str()) {
-            return Err(config(
+            return Err(config::error(
                 env::EXECUTION_CLASS,
                 format!(
                     "FLEX runs only on {} workers, not {worker_type} (set by {}); CreateJob would fail",
@@ -158,30 +145,29 @@ impl JobSettings {
         let default_arguments = map(env::DEFAULT_ARGUMENTS)?;
         let reserved = reserved_arguments();
         if let Some(key) = default_arguments.keys().find(|k| reserved.contains(k)) {
-            return Err(config(
+            return Err(config::error(
                 env::DEFAULT_ARGUMENTS,
                 format!("sets {key:?}, which Glue reserves or this stack sets itself; remove it"),
             ));
         }
         let pinned = |name: &str, value: i32| -> Result<i32> {
-            match number(name, value, i32::MIN..=i32::MAX)? {
+            match vars.number(name, value, i32::MIN..=i32::MAX)? {
                 v if v == value => Ok(v),
-                v => Err(config(
+                v => Err(config::error(
                     name,
                     format!("is {v}, but the table jobs are pinned to {value} (docs/ARCHITECTURE.md); drop the setting"),
                 )),
             }
         };
         Ok(Self {
-            script_location,
-            template_job_name,
+            script,
             role_arn: get(env::ROLE_ARN).ok_or_else(|| {
-                config(env::ROLE_ARN, "is required (the role the Glue job runs as)")
+                config::error(env::ROLE_ARN, "is required (the role the Glue job runs as)")
             })?,
             glue_version: get(env::VERSION).unwrap_or_else(|| "5.0".into()),
             worker_type,
-            number_of_workers: number(env::NUMBER_OF_WORKERS, 2, 2..=1000)?,
-            timeout_minutes: number(env::TIMEOUT_MINUTES, 120, 1..=10_080)?,
+            number_of_workers: vars.number(env::NUMBER_OF_WORKERS, 2, 2..=1000)?,
+            timeout_minutes: vars.number(env::TIMEOUT_MINUTES, 120, 1..=10_080)?,
             max_retries: pinned(env::MAX_RETRIES, PINNED_MAX_RETRIES)?,
             max_concurrent_runs: pinned(env::MAX_CONCURRENT_RUNS, PINNED_MAX_CONCURRENT_RUNS)?,
             temp_dir,
@@ -193,7 +179,7 @@ impl JobSettings {
     }
 
     pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(config::process_env)
     }
 }
 
@@ -430,8 +416,10 @@ mod tests {
             ("GLUE_JOB_ROLE_ARN", "arn:aws:iam::123456789012:role/glue"),
         ]))
         .unwrap();
-        assert_eq!(s.script_location, None);
-        assert_eq!(s.template_job_name.as_deref(), Some("unload-template"));
+        assert_eq!(
+            s.script,
+            ScriptSource::TemplateJob("unload-template".into())
+        );
     }
 
     #[test]

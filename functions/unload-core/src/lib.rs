@@ -1,8 +1,9 @@
 //! unload-core: the domain of the Redshift → S3 unload workflow, shared by the five Lambda
-//! task workers and `unloadctl`. Pure logic lives in the modules below; `aws` holds the thin SDK
-//! adapters.
+//! task workers and `unloadctl`. Pure logic lives in the modules below and never imports `aws`,
+//! which holds the thin SDK adapters (the Glue engine among them, behind `engine::Engine`).
 
 pub mod checks;
+pub mod config;
 pub mod contract;
 pub mod error;
 pub mod request;
@@ -10,11 +11,12 @@ pub mod request;
 pub use error::{Result, UnloadError};
 
 pub mod aws;
+pub mod engine;
 #[cfg(test)]
 mod fixtures;
 pub mod job_spec;
 pub mod manifest;
 pub mod metrics;
 pub mod polling;
+pub mod run;
 pub mod run_args;
-pub mod run_state;

@@ -19,6 +19,9 @@ pub struct Manifest {
     pub source_rows: Option<u64>,
     pub bytes: u64,
     pub files: Vec<ManifestFile>,
+    /// Advisory findings that did not fail the run (version 2; absent in version 1).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -1,9 +1,6 @@
 //! The metrics report publishes. Each goes out twice: with a TableName dimension and without
 //! one (the all-tables series the dashboard and the failure alarm watch).
 
-use aws_sdk_cloudwatch::primitives::DateTime;
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
-
 pub const NAMESPACE_ENV: &str = "METRICS_NAMESPACE";
 pub const DEFAULT_NAMESPACE: &str = "RedshiftUnload";
 
@@ -12,6 +9,8 @@ pub const FAILED: &str = "UnloadFailed";
 pub const DURATION: &str = "UnloadDurationSeconds";
 pub const ROWS: &str = "RowsUnloaded";
 pub const BYTES: &str = "BytesUnloaded";
+/// Advisory findings of a successful run (the manifest's `warnings`): alarm on it, never fail on it.
+pub const WARNINGS: &str = "UnloadWarnings";
 pub const TABLE_DIMENSION: &str = "TableName";
 
 /// What one execution measured.
@@ -22,49 +21,57 @@ pub struct Measurement<'a> {
     pub duration_seconds: Option<f64>,
     pub rows: Option<u64>,
     pub bytes: Option<u64>,
+    /// How many warnings the run's manifest carries (None on failure: no manifest was read).
+    pub warnings: Option<u64>,
 }
 
-/// The datums for one execution, at `timestamp_secs` (seconds since the epoch).
-pub fn datums(m: &Measurement, timestamp_secs: i64) -> Vec<MetricDatum> {
-    let mut values: Vec<(&str, f64, StandardUnit)> = vec![
-        (
-            SUCCEEDED,
-            if m.succeeded { 1.0 } else { 0.0 },
-            StandardUnit::Count,
-        ),
-        (
-            FAILED,
-            if m.succeeded { 0.0 } else { 1.0 },
-            StandardUnit::Count,
-        ),
+/// A CloudWatch unit, as the domain needs them (the adapter maps them onto the SDK's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Seconds,
+    Bytes,
+}
+
+/// One value to publish: a metric, with the TableName dimension or without one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Datum {
+    pub name: &'static str,
+    pub value: f64,
+    pub unit: Unit,
+    pub table: Option<String>,
+}
+
+/// The datums for one execution.
+pub fn datums(m: &Measurement) -> Vec<Datum> {
+    let mut values: Vec<(&'static str, f64, Unit)> = vec![
+        (SUCCEEDED, if m.succeeded { 1.0 } else { 0.0 }, Unit::Count),
+        (FAILED, if m.succeeded { 0.0 } else { 1.0 }, Unit::Count),
     ];
     if let Some(d) = m.duration_seconds {
-        values.push((DURATION, d, StandardUnit::Seconds));
+        values.push((DURATION, d, Unit::Seconds));
     }
     if let Some(rows) = m.rows {
-        values.push((ROWS, rows as f64, StandardUnit::Count));
+        values.push((ROWS, rows as f64, Unit::Count));
     }
     if let Some(bytes) = m.bytes {
-        values.push((BYTES, bytes as f64, StandardUnit::Bytes));
+        values.push((BYTES, bytes as f64, Unit::Bytes));
     }
-    let timestamp = DateTime::from_secs(timestamp_secs);
-    let datum = |name: &str, value: f64, unit: &StandardUnit, table: Option<&str>| {
-        MetricDatum::builder()
-            .metric_name(name)
-            .value(value)
-            .unit(unit.clone())
-            .timestamp(timestamp)
-            .set_dimensions(
-                table.map(|t| vec![Dimension::builder().name(TABLE_DIMENSION).value(t).build()]),
-            )
-            .build()
-    };
+    if let Some(warnings) = m.warnings {
+        values.push((WARNINGS, warnings as f64, Unit::Count));
+    }
     let mut out = Vec::with_capacity(values.len() * 2);
-    for (name, value, unit) in &values {
+    for (name, value, unit) in values {
+        let datum = |table: Option<&str>| Datum {
+            name,
+            value,
+            unit,
+            table: table.map(str::to_string),
+        };
         if let Some(table) = m.table {
-            out.push(datum(name, *value, unit, Some(table)));
+            out.push(datum(Some(table)));
         }
-        out.push(datum(name, *value, unit, None));
+        out.push(datum(None));
     }
     out
 }
@@ -73,14 +80,9 @@ pub fn datums(m: &Measurement, timestamp_secs: i64) -> Vec<MetricDatum> {
 mod tests {
     use super::*;
 
-    fn find<'a>(
-        data: &'a [MetricDatum],
-        name: &str,
-        table: Option<&str>,
-    ) -> Option<&'a MetricDatum> {
-        data.iter().find(|d| {
-            d.metric_name() == Some(name) && d.dimensions().first().and_then(|x| x.value()) == table
-        })
+    fn find<'a>(data: &'a [Datum], name: &str, table: Option<&str>) -> Option<&'a Datum> {
+        data.iter()
+            .find(|d| d.name == name && d.table.as_deref() == table)
     }
 
     #[test]
@@ -91,22 +93,28 @@ mod tests {
             duration_seconds: Some(42.5),
             rows: Some(415),
             bytes: Some(9000),
+            warnings: Some(1),
         };
-        let data = datums(&m, 1_700_000_000);
-        assert_eq!(data.len(), 10);
+        let data = datums(&m);
+        assert_eq!(data.len(), 12);
         assert_eq!(
-            find(&data, SUCCEEDED, Some("demo.orders")).unwrap().value(),
-            Some(1.0)
+            find(&data, WARNINGS, Some("demo.orders")).unwrap().value,
+            1.0
         );
-        assert_eq!(find(&data, FAILED, None).unwrap().value(), Some(0.0));
-        assert_eq!(find(&data, ROWS, None).unwrap().value(), Some(415.0));
+        assert_eq!(find(&data, WARNINGS, None).unwrap().value, 1.0);
         assert_eq!(
-            find(&data, BYTES, Some("demo.orders")).unwrap().unit(),
-            Some(&StandardUnit::Bytes)
+            find(&data, SUCCEEDED, Some("demo.orders")).unwrap().value,
+            1.0
+        );
+        assert_eq!(find(&data, FAILED, None).unwrap().value, 0.0);
+        assert_eq!(find(&data, ROWS, None).unwrap().value, 415.0);
+        assert_eq!(
+            find(&data, BYTES, Some("demo.orders")).unwrap().unit,
+            Unit::Bytes
         );
         assert_eq!(
-            find(&data, DURATION, Some("demo.orders")).unwrap().value(),
-            Some(42.5)
+            find(&data, DURATION, Some("demo.orders")).unwrap().value,
+            42.5
         );
     }
 
@@ -118,10 +126,11 @@ mod tests {
             duration_seconds: None,
             rows: None,
             bytes: None,
+            warnings: None,
         };
-        let data = datums(&m, 0);
+        let data = datums(&m);
         assert_eq!(data.len(), 2);
-        assert_eq!(find(&data, FAILED, None).unwrap().value(), Some(1.0));
-        assert!(data.iter().all(|d| d.dimensions().is_empty()));
+        assert_eq!(find(&data, FAILED, None).unwrap().value, 1.0);
+        assert!(data.iter().all(|d| d.table.is_none()));
     }
 }

@@ -7,6 +7,7 @@
 //! 25,000-event history limit. The first wait skips the early short polls when the job's recent
 //! successful runs show it never finishes that fast.
 
+use crate::config::{self, Vars};
 use crate::error::{Result, UnloadError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,36 +48,21 @@ impl PollPolicy {
     /// Reads POLL_MIN_SECONDS, POLL_MAX_SECONDS, POLL_GROWTH_PERCENT; unset = the default.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let d = Self::default();
-        let read =
-            |name: &str, default: u64, range: std::ops::RangeInclusive<u64>| -> Result<u64> {
-                match lookup(name).filter(|v| !v.trim().is_empty()) {
-                    None => Ok(default),
-                    Some(text) => text
-                        .trim()
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|v| range.contains(v))
-                        .ok_or_else(|| {
-                            UnloadError::ConfigurationError(format!(
-                                "{name}: {text:?} must be a whole number in {}..={}",
-                                range.start(),
-                                range.end()
-                            ))
-                        }),
-                }
-            };
+        let vars = Vars::new(lookup);
         let policy = Self {
-            min_seconds: read(env::MIN_SECONDS, d.min_seconds, 1..=3600)?,
-            max_seconds: read(env::MAX_SECONDS, d.max_seconds, 1..=86_400)?,
-            growth_percent: read(env::GROWTH_PERCENT, d.growth_percent, 1..=100)?,
+            min_seconds: vars.number(env::MIN_SECONDS, d.min_seconds, 1..=3600)?,
+            max_seconds: vars.number(env::MAX_SECONDS, d.max_seconds, 1..=86_400)?,
+            growth_percent: vars.number(env::GROWTH_PERCENT, d.growth_percent, 1..=100)?,
         };
-        if let Some(text) = lookup(env::JOB_TIMEOUT_MINUTES).filter(|v| !v.trim().is_empty()) {
-            let minutes = read(env::JOB_TIMEOUT_MINUTES, 0, 1..=10_080).map_err(|_| {
-                UnloadError::ConfigurationError(format!(
-                    "{}: {text:?} must be a whole number of minutes in 1..=10080",
-                    env::JOB_TIMEOUT_MINUTES
-                ))
-            })?;
+        if let Some(text) = vars.text(env::JOB_TIMEOUT_MINUTES) {
+            let minutes = vars
+                .number(env::JOB_TIMEOUT_MINUTES, 0, 1..=10_080)
+                .map_err(|_| {
+                    config::error(
+                        env::JOB_TIMEOUT_MINUTES,
+                        format!("{text:?} must be a whole number of minutes in 1..=10080"),
+                    )
+                })?;
             let events = policy.history_events(minutes * 60);
             if events > HISTORY_EVENT_LIMIT {
                 return Err(UnloadError::ConfigurationError(format!(
@@ -103,7 +89,7 @@ impl PollPolicy {
     }
 
     pub fn from_env() -> Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(config::process_env)
     }
 
     /// The wait after starting a run: 90% of the fastest recent successful run (so a typical run

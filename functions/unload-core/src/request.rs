@@ -2,7 +2,8 @@
 //! Defaults for everything but the table come from the environment (see `RequestDefaults`).
 
 use crate::checks::{self, invalid, shown};
-use crate::contract::{FileFormat, NormalizedRequest, Scope, WriteMode};
+use crate::config::{self, Vars};
+use crate::contract::{Day, FileFormat, Named, NormalizedRequest, Scope, WriteMode};
 use crate::error::{Result, UnloadError};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -78,7 +79,8 @@ impl RequestDefaults {
     /// Reads the defaults through `lookup` (std::env::var in the functions, a map in tests).
     /// Empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let vars = Vars::new(lookup);
+        let get = |name: &str| vars.text(name);
         Self {
             snapshot_yn: get(env::SNAPSHOT_YN),
             file_format: get(env::FILE_FORMAT),
@@ -100,7 +102,7 @@ impl RequestDefaults {
     }
 
     pub fn from_env() -> Self {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(config::process_env)
     }
 
     /// The calendar day "today" in the configured zone at `now`, plus the configured offset.
@@ -112,7 +114,7 @@ impl RequestDefaults {
     pub fn today(&self, now: DateTime<Utc>) -> Result<NaiveDate> {
         let zone_name = self.day_time_zone.as_deref().unwrap_or("UTC");
         let zone: Tz = zone_name.parse().map_err(|_| {
-            config_error(
+            config::error(
                 env::DAY_TIME_ZONE,
                 format!("{} is not an IANA time zone name", shown(zone_name)),
             )
@@ -129,7 +131,7 @@ impl RequestDefaults {
             .ok()
             .filter(|o: &i64| o.abs() <= 3660)
             .ok_or_else(|| {
-                config_error(
+                config::error(
                     env::DAY_OFFSET_DAYS,
                     format!("{} must be a whole number of days", shown(text)),
                 )
@@ -139,12 +141,8 @@ impl RequestDefaults {
         } else {
             day.checked_sub_days(Days::new(offset.unsigned_abs()))
         };
-        shifted.ok_or_else(|| config_error(env::DAY_OFFSET_DAYS, "moves the day out of range"))
+        shifted.ok_or_else(|| config::error(env::DAY_OFFSET_DAYS, "moves the day out of range"))
     }
-}
-
-fn config_error(variable: &str, rule: impl std::fmt::Display) -> UnloadError {
-    UnloadError::ConfigurationError(format!("{variable}: {rule}"))
 }
 
 /// Where a value came from, so a bad default is blamed on its variable.
@@ -303,18 +301,12 @@ pub fn normalize(
         None => false,
     };
     let file_format = match raw.given("FileFormat", &defaults.file_format, env::FILE_FORMAT)? {
-        Some(g) => g.check(|f, v| checks::one_of(f, v, &FileFormat::NAMES))?,
-        None => "parquet",
+        Some(g) => g.check(checks::one_of)?,
+        None => FileFormat::Parquet,
     };
-    let file_format = FileFormat::from_name(file_format).unwrap_or(FileFormat::Parquet);
     let write_mode = match raw.given("WriteMode", &defaults.write_mode, env::WRITE_MODE)? {
-        Some(g) => g.check(|f, v| checks::one_of(f, v, &WriteMode::NAMES))?,
-        None => "overwrite",
-    };
-    let write_mode = if write_mode == "append" {
-        WriteMode::Append
-    } else {
-        WriteMode::Overwrite
+        Some(g) => g.check(checks::one_of)?,
+        None => WriteMode::Overwrite,
     };
 
     let s3 = raw
@@ -392,7 +384,7 @@ pub fn normalize(
         (None, None) => false,
     };
 
-    let partition_value = if is_day {
+    let scope = if is_day {
         if partition_key.is_none() {
             return Err(invalid(
                 "DayPartitionKey",
@@ -402,14 +394,9 @@ pub fn normalize(
                 ),
             ));
         }
-        Some(
-            given_day
-                .unwrap_or(default_day)
-                .format("%Y-%m-%d")
-                .to_string(),
-        )
+        Scope::Day(Day::from(given_day.unwrap_or(default_day)))
     } else {
-        None
+        Scope::Full
     };
 
     let s3_path = s3.uri();
@@ -427,7 +414,7 @@ pub fn normalize(
         ));
     }
     let mut target_uri = format!("{s3_path}/{schema}/{}/{table_name}/", file_format.name());
-    if let (Some(key), Some(day)) = (&partition_key, &partition_value) {
+    if let (Some(key), Scope::Day(day)) = (&partition_key, scope) {
         target_uri.push_str(&format!("{key}_key={day}/"));
     }
 
@@ -435,9 +422,8 @@ pub fn normalize(
         table: format!("{schema}.{table_name}"),
         schema,
         table_name,
-        scope: if is_day { Scope::Day } else { Scope::Full },
+        scope,
         partition_key,
-        partition_value,
         file_format,
         write_mode,
         s3_path,
@@ -458,7 +444,7 @@ fn check_limits(
 ) -> Result<()> {
     if let Some(root) = &limits.s3_path {
         let root = checks::s3_location(env::ALLOWED_S3_PATH, root).map_err(|e| {
-            config_error(
+            config::error(
                 env::ALLOWED_S3_PATH,
                 format!("is not an s3:// location: {e}"),
             )

@@ -1,13 +1,12 @@
-//! The Glue run's arguments (docs/CONTRACT.md, "Glue run arguments") and how start-run finds a
-//! run it already started. No secret is ever an argument: credentials live in the Glue connection.
+//! The Glue run's arguments (docs/CONTRACT.md, "Glue run arguments"). No secret is ever an
+//! argument: credentials live in the Glue connection.
 
-use crate::aws::glue::RunInfo;
-use crate::contract::{NormalizedRequest, Scope};
-use crate::error::{Result, UnloadError};
+use crate::config::{self, Vars};
+use crate::contract::{Named, NormalizedRequest, Scope};
+use crate::error::Result;
 use std::collections::BTreeMap;
 
-/// The argument that ties a Glue run to the Step Functions execution that started it.
-pub const EXECUTION_ID_ARG: &str = "--execution_id";
+pub use crate::run::EXECUTION_ID_ARG;
 
 pub const SOURCE_KIND_ENV: &str = "SOURCE_KIND";
 
@@ -20,15 +19,14 @@ pub enum SourceKind {
 
 impl SourceKind {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        match lookup(SOURCE_KIND_ENV)
-            .map(|v| v.trim().to_ascii_lowercase())
-            .as_deref()
-        {
-            None | Some("") | Some("redshift") => Ok(Self::Redshift),
+        let kind = Vars::new(lookup).text(SOURCE_KIND_ENV);
+        match kind.map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("redshift") => Ok(Self::Redshift),
             Some("postgresql") => Ok(Self::Postgresql),
-            Some(other) => Err(UnloadError::ConfigurationError(format!(
-                "{SOURCE_KIND_ENV}: {other:?} must be redshift or postgresql"
-            ))),
+            Some(other) => Err(config::error(
+                SOURCE_KIND_ENV,
+                format!("{other:?} must be redshift or postgresql"),
+            )),
         }
     }
 
@@ -53,10 +51,9 @@ pub fn run_arguments(
     put("--prefixed_table_name", &request.table);
     put(
         "--snapshot_yn",
-        if request.scope == Scope::Day {
-            "y"
-        } else {
-            "n"
+        match request.scope {
+            Scope::Day(_) => "y",
+            Scope::Full => "n",
         },
     );
     put("--file_format", request.file_format.name());
@@ -79,8 +76,8 @@ pub fn run_arguments(
     if let Some(key) = &request.partition_key {
         put("--day_partition_key", key);
     }
-    if let Some(day) = &request.partition_value {
-        put("--day_partition_value", day);
+    if let Some(day) = request.day() {
+        put("--day_partition_value", &day.to_string());
     }
     if let Some(role) = &request.redshift_role_arn {
         put("--redshift_role_arn", role);
@@ -88,31 +85,16 @@ pub fn run_arguments(
     args
 }
 
-/// The run this execution already started, if a retried StartRun task finds one.
-pub fn run_of_execution<'a>(runs: &'a [RunInfo], execution_id: &str) -> Option<&'a RunInfo> {
-    runs.iter()
-        .find(|r| r.arguments.get(EXECUTION_ID_ARG).map(String::as_str) == Some(execution_id))
-}
-
-/// Durations of the job's recent successful runs (input to the first poll wait).
-pub fn successful_durations(runs: &[RunInfo]) -> Vec<u64> {
-    runs.iter()
-        .filter(|r| r.state == "SUCCEEDED")
-        .map(|r| r.execution_seconds)
-        .take(10)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::contract::{FileFormat, WriteMode};
+    use crate::fixtures::day;
 
     /// The fixture request, as ORC, append, empty source allowed, for `scope`.
     fn request(scope: Scope) -> NormalizedRequest {
         NormalizedRequest {
             scope,
-            partition_value: (scope == Scope::Day).then(|| "1998-07-21".into()),
             file_format: FileFormat::Orc,
             write_mode: WriteMode::Append,
             s3_path: "s3://lake-bucket/x".into(),
@@ -120,25 +102,13 @@ mod tests {
             ..crate::fixtures::day_request()
         }
     }
-    use std::collections::HashMap;
-
-    fn run(id: &str, state: &str, secs: u64, execution: Option<&str>) -> RunInfo {
-        RunInfo {
-            id: id.into(),
-            state: state.into(),
-            attempt: 0,
-            execution_seconds: secs,
-            started_on: None,
-            error_message: None,
-            arguments: execution
-                .map(|e| HashMap::from([(EXECUTION_ID_ARG.to_string(), e.to_string())]))
-                .unwrap_or_default(),
-        }
-    }
-
     #[test]
     fn day_run_arguments_keep_the_original_names() {
-        let args = run_arguments(&request(Scope::Day), "arn:exec:1", SourceKind::Redshift);
+        let args = run_arguments(
+            &request(Scope::Day(day("1998-07-21"))),
+            "arn:exec:1",
+            SourceKind::Redshift,
+        );
         let expected: BTreeMap<String, String> = [
             ("--prefixed_table_name", "demo_master.orders"),
             ("--snapshot_yn", "y"),
@@ -171,30 +141,6 @@ mod tests {
         assert!(args
             .keys()
             .all(|k| !k.contains("password") && !k.contains("jdbc")));
-    }
-
-    #[test]
-    fn finds_only_this_executions_run() {
-        let runs = [
-            run("jr_a", "RUNNING", 0, Some("other")),
-            run("jr_b", "RUNNING", 0, Some("mine")),
-            run("jr_c", "SUCCEEDED", 5, None),
-        ];
-        assert_eq!(
-            run_of_execution(&runs, "mine").map(|r| r.id.as_str()),
-            Some("jr_b")
-        );
-        assert!(run_of_execution(&runs, "nobody").is_none());
-    }
-
-    #[test]
-    fn durations_come_from_successes_only() {
-        let runs = [
-            run("1", "FAILED", 3, None),
-            run("2", "SUCCEEDED", 300, None),
-            run("3", "SUCCEEDED", 420, None),
-        ];
-        assert_eq!(successful_durations(&runs), vec![300, 420]);
     }
 
     #[test]

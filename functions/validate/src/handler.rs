@@ -3,20 +3,20 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use unload_core::contract::NormalizedRequest;
-use unload_core::request::{normalize, RequestDefaults};
+use unload_core::request::normalize;
 use unload_core::Result;
 
-pub fn handle(
-    event: &Value,
-    defaults: &RequestDefaults,
-    now: DateTime<Utc>,
-) -> Result<NormalizedRequest> {
+/// validate's settings: the request defaults and the stack's limits (UNLOAD_* variables), checked
+/// when used so a bad one is a ConfigurationError naming its variable.
+pub use unload_core::request::RequestDefaults as Settings;
+
+pub fn handle(event: &Value, defaults: &Settings, now: DateTime<Utc>) -> Result<NormalizedRequest> {
     let result = defaults
         .default_day(now)
         .and_then(|day| normalize(event, defaults, day));
     match &result {
         Ok(r) => {
-            tracing::info!(table = %r.table, scope = ?r.scope, day = ?r.partition_value, target = %r.target_uri, "request accepted")
+            tracing::info!(table = %r.table, scope = %r.scope.label(), target = %r.target_uri, "request accepted")
         }
         Err(e) => tracing::warn!(error_type = e.kind(), error = %e, "request refused"),
     }
@@ -27,6 +27,7 @@ pub fn handle(
 mod tests {
     use super::*;
     use serde_json::json;
+    use unload_core::request::RequestDefaults;
 
     fn defaults() -> RequestDefaults {
         RequestDefaults {
@@ -51,7 +52,7 @@ mod tests {
             now,
         )
         .unwrap();
-        assert_eq!(r.partition_value.as_deref(), Some("2026-11-24"));
+        assert_eq!(r.partition_value().as_deref(), Some("2026-11-24"));
         assert_eq!(
             r.target_uri,
             "s3://lake-bucket/demo_master/parquet/orders/o_orderdate_key=2026-11-24/"

@@ -4,12 +4,11 @@ mod handler;
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
-use unload_core::request::RequestDefaults;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let defaults = RequestDefaults::from_env();
+    let defaults = handler::Settings::from_env();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let result = handler::handle(&event.payload, &defaults, chrono::Utc::now());
         async move { result }

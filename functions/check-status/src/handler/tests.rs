@@ -4,7 +4,9 @@ use aws_sdk_glue::types::error::EntityNotFoundException;
 use aws_sdk_glue::types::{JobRun, JobRunState};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use serde_json::json;
+use unload_core::aws::glue::GlueEngine;
 use unload_core::contract::Outcome;
+use unload_core::polling::PollPolicy;
 
 const JOB: &str = "demo_master.orders_ExtractToDataLake";
 const NOW: i64 = 1_800_000_000;
@@ -40,7 +42,7 @@ fn glue_run(state: JobRunState, message: Option<&str>) -> Rule {
 }
 
 async fn check(rule: &Rule, polls: u32) -> Result<RunStatus> {
-    let client = mock_client!(aws_sdk_glue, RuleMode::Sequential, [rule]);
+    let client = GlueEngine::new(mock_client!(aws_sdk_glue, RuleMode::Sequential, [rule]));
     handle(&state(polls), &client, &PollPolicy::default(), NOW).await
 }
 
@@ -120,7 +122,11 @@ async fn a_vanished_run_is_glue_run_not_found() {
 
 #[tokio::test]
 async fn state_without_run_is_invalid_state() {
-    let client = mock_client!(aws_sdk_glue, RuleMode::Sequential, Vec::<&Rule>::new());
+    let client = GlueEngine::new(mock_client!(
+        aws_sdk_glue,
+        RuleMode::Sequential,
+        Vec::<&Rule>::new()
+    ));
     let mut s = state(0);
     s.run = None;
     assert_eq!(

@@ -8,6 +8,7 @@ use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
 use aws_sdk_s3::types::error::NotFound;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use serde_json::json;
+use unload_core::job_spec::JobSettings;
 
 const SCRIPT: &str = "s3://artifacts-bucket/glue/unload_table.py";
 const JOB: &str = "demo_master.orders_ExtractToDataLake";

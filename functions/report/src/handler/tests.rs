@@ -7,6 +7,7 @@ use aws_sdk_s3::types::error::NoSuchKey;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
+use unload_core::aws::glue::GlueEngine;
 
 const EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:unload:run-1";
 const TARGET: &str = "s3://lake-bucket/demo_master/parquet/orders/o_orderdate_key=1998-07-21/";
@@ -71,11 +72,15 @@ fn recording_metrics(sent: Sent) -> Rule {
         .then_output(|| PutMetricDataOutput::builder().build())
 }
 
-fn clients(s3_rules: &[&Rule], cw_rules: &[&Rule]) -> Clients {
+fn clients(s3_rules: &[&Rule], cw_rules: &[&Rule]) -> Clients<GlueEngine> {
     glue_clients(s3_rules, cw_rules, &[])
 }
 
-fn glue_clients(s3_rules: &[&Rule], cw_rules: &[&Rule], glue_rules: &[&Rule]) -> Clients {
+fn glue_clients(
+    s3_rules: &[&Rule],
+    cw_rules: &[&Rule],
+    glue_rules: &[&Rule],
+) -> Clients<GlueEngine> {
     Clients {
         s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3_rules.iter().copied()),
         cloudwatch: mock_client!(
@@ -83,7 +88,11 @@ fn glue_clients(s3_rules: &[&Rule], cw_rules: &[&Rule], glue_rules: &[&Rule]) ->
             RuleMode::MatchAny,
             cw_rules.iter().copied()
         ),
-        glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, glue_rules.iter().copied()),
+        engine: GlueEngine::new(mock_client!(
+            aws_sdk_glue,
+            RuleMode::MatchAny,
+            glue_rules.iter().copied()
+        )),
     }
 }
 
@@ -144,6 +153,37 @@ async fn success_reads_the_manifest_and_publishes_the_figures() {
         value_of(data, "UnloadDurationSeconds", Some("demo_master.orders")),
         Some(80.0)
     );
+    assert!(report.warnings.is_empty());
+    assert_eq!(value_of(data, "UnloadWarnings", None), Some(0.0));
+}
+
+/// Issue 11: a source count(*) that moved during the run is a warning metric, not a failure.
+#[tokio::test]
+async fn a_manifest_warning_succeeds_and_publishes_a_warning_metric() {
+    let drift = "source changed during the run: count(*) at start 416, rows read 415";
+    let manifest = format!(
+        r#"{{"version":2,"state":"complete","execution_id":"{EXEC}","rows":415,"source_rows":415,
+            "source_rows_at_start":416,"bytes":3000,"files":[{{"path":"p.parquet","bytes":3000}}],
+            "warnings":["{drift}"]}}"#
+    );
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let (s3, cw) = (
+        manifest_rule(Some(manifest)),
+        recording_metrics(sent.clone()),
+    );
+    let report = handle(success_state(), &clients(&[&s3], &[&cw]), "N", 0, far())
+        .await
+        .unwrap();
+    assert_eq!(report.outcome, ReportOutcome::Succeeded);
+    assert_eq!(report.warnings, vec![drift.to_string()]);
+    let sent = sent.lock().unwrap();
+    let data = &sent[0].1;
+    assert_eq!(
+        value_of(data, "UnloadWarnings", Some("demo_master.orders")),
+        Some(1.0)
+    );
+    assert_eq!(value_of(data, "UnloadWarnings", None), Some(1.0));
+    assert_eq!(value_of(data, "UnloadFailed", None), Some(0.0));
 }
 
 #[tokio::test]
@@ -188,6 +228,7 @@ async fn glue_failure_is_reported_with_its_error_type() {
     assert_eq!(report.error_type.as_deref(), Some("GlueRunFailed"));
     assert_eq!(report.rows, None);
     let sent = sent.lock().unwrap();
+    assert_eq!(value_of(&sent[0].1, "UnloadWarnings", None), None);
     assert_eq!(
         value_of(&sent[0].1, "UnloadFailed", Some("demo_master.orders")),
         Some(1.0)

@@ -6,6 +6,7 @@ use aws_sdk_glue::types::error::ConcurrentRunsExceededException;
 use aws_sdk_glue::types::{JobRun, JobRunState};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use serde_json::json;
+use unload_core::aws::glue::GlueEngine;
 use unload_core::contract::Outcome;
 
 const JOB: &str = "demo_master.orders_ExtractToDataLake";
@@ -54,8 +55,13 @@ fn history(runs: Vec<JobRun>) -> Rule {
     })
 }
 
-fn client(rules: &[&Rule]) -> aws_sdk_glue::Client {
-    mock_client!(aws_sdk_glue, RuleMode::Sequential, rules.iter().copied())
+/// The Glue engine over a mocked Glue client.
+fn client(rules: &[&Rule]) -> GlueEngine {
+    GlueEngine::new(mock_client!(
+        aws_sdk_glue,
+        RuleMode::Sequential,
+        rules.iter().copied()
+    ))
 }
 
 #[tokio::test]

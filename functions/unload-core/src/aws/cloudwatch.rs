@@ -8,10 +8,12 @@
 
 use super::describe;
 use crate::error::{Result, UnloadError};
+use crate::metrics::{Datum, Unit, TABLE_DIMENSION};
 use aws_sdk_cloudwatch::config::retry::RetryConfig;
 use aws_sdk_cloudwatch::config::timeout::TimeoutConfig;
 use aws_sdk_cloudwatch::error::SdkError;
-use aws_sdk_cloudwatch::types::MetricDatum;
+use aws_sdk_cloudwatch::primitives::DateTime;
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use aws_sdk_cloudwatch::Client;
 use std::time::Duration;
 
@@ -32,12 +34,42 @@ pub fn publisher_client(config: &aws_config::SdkConfig) -> Client {
     Client::from_conf(conf)
 }
 
+/// The SDK's datum for one of ours, at `timestamp_secs` (seconds since the epoch).
+fn metric_datum(datum: &Datum, timestamp_secs: i64) -> MetricDatum {
+    let unit = match datum.unit {
+        Unit::Count => StandardUnit::Count,
+        Unit::Seconds => StandardUnit::Seconds,
+        Unit::Bytes => StandardUnit::Bytes,
+    };
+    MetricDatum::builder()
+        .metric_name(datum.name)
+        .value(datum.value)
+        .unit(unit)
+        .timestamp(DateTime::from_secs(timestamp_secs))
+        .set_dimensions(datum.table.as_ref().map(|table| {
+            vec![Dimension::builder()
+                .name(TABLE_DIMENSION)
+                .value(table)
+                .build()]
+        }))
+        .build()
+}
+
 /// PutMetricData takes at most 1000 datums per call; ours are a handful, sent in one call.
-pub async fn put_metrics(client: &Client, namespace: &str, data: Vec<MetricDatum>) -> Result<()> {
+pub async fn put_metrics(
+    client: &Client,
+    namespace: &str,
+    data: &[Datum],
+    timestamp_secs: i64,
+) -> Result<()> {
     client
         .put_metric_data()
         .namespace(namespace)
-        .set_metric_data(Some(data))
+        .set_metric_data(Some(
+            data.iter()
+                .map(|d| metric_datum(d, timestamp_secs))
+                .collect(),
+        ))
         .send()
         .await
         .map(|_| ())
@@ -59,6 +91,26 @@ pub async fn put_metrics(client: &Client, namespace: &str, data: Vec<MetricDatum
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_datum_keeps_its_unit_and_its_table_dimension() {
+        let datum = Datum {
+            name: "BytesUnloaded",
+            value: 9000.0,
+            unit: Unit::Bytes,
+            table: Some("demo.orders".into()),
+        };
+        let sdk = metric_datum(&datum, 1_700_000_000);
+        assert_eq!(sdk.metric_name(), Some("BytesUnloaded"));
+        assert_eq!(sdk.value(), Some(9000.0));
+        assert_eq!(sdk.unit(), Some(&StandardUnit::Bytes));
+        assert_eq!(sdk.timestamp().map(|t| t.secs()), Some(1_700_000_000));
+        let dimension = &sdk.dimensions()[0];
+        assert_eq!(
+            (dimension.name(), dimension.value()),
+            (Some("TableName"), Some("demo.orders"))
+        );
+    }
+
     #[tokio::test]
     async fn no_answer_is_uncertain_and_sent_once() {
         // Nothing listens on this loopback port: the call gets no answer from CloudWatch.
@@ -74,7 +126,7 @@ mod tests {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .build();
         let client = publisher_client(&config);
-        let err = put_metrics(&client, "N", vec![]).await.unwrap_err();
+        let err = put_metrics(&client, "N", &[], 0).await.unwrap_err();
         assert_eq!(err.kind(), "MetricsPublishUncertain", "{err}");
     }
 }

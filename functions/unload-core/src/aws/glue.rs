@@ -1,8 +1,12 @@
 //! Glue: jobs (GetJob, CreateJob, UpdateJob) and job runs (StartJobRun, GetJobRun, GetJobRuns).
 
 use super::{describe, error_code};
+use crate::contract::NormalizedRequest;
+use crate::engine::Engine;
 use crate::error::{Result, UnloadError};
 use crate::job_spec::JobDefinition;
+use crate::run::{RunInfo, RunState};
+use crate::run_args::{run_arguments, SourceKind};
 use aws_sdk_glue::error::ProvideErrorMetadata;
 use aws_sdk_glue::types::{
     ConnectionsList, ExecutionClass, ExecutionProperty, Job, JobCommand, JobRun, JobUpdate,
@@ -14,8 +18,9 @@ use std::collections::{BTreeMap, HashMap};
 /// How many recent runs start-run looks through for this execution's run and the durations.
 pub const RECENT_RUNS: i32 = 50;
 
-/// Maps a Glue error onto our kinds. EntityNotFound is left to the caller, which knows whether
-/// a job or a run was missing.
+/// Maps a Glue error onto our kinds. An EntityNotFound that reaches here means the job is missing
+/// (GlueJobNotFound); the calls where it means something else (no job yet for GetJob and GetTags,
+/// a missing run for GetJobRun) handle it before they call this.
 fn glue_error<E: ProvideErrorMetadata + std::error::Error>(
     operation: &str,
     err: &E,
@@ -31,27 +36,11 @@ fn glue_error<E: ProvideErrorMetadata + std::error::Error>(
     }
 }
 
-/// A Glue job run, reduced to what the workflow uses.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunInfo {
-    pub id: String,
-    pub state: String,
-    pub attempt: i32,
-    pub execution_seconds: u64,
-    /// Seconds since the Unix epoch.
-    pub started_on: Option<i64>,
-    pub error_message: Option<String>,
-    pub arguments: HashMap<String, String>,
-}
-
 impl From<&JobRun> for RunInfo {
     fn from(run: &JobRun) -> Self {
         Self {
             id: run.id().unwrap_or_default().to_string(),
-            state: run
-                .job_run_state()
-                .map(|s| s.as_str().to_string())
-                .unwrap_or_default(),
+            state: RunState::from(run.job_run_state().map(|s| s.as_str()).unwrap_or_default()),
             attempt: run.attempt(),
             execution_seconds: u64::try_from(run.execution_time()).unwrap_or(0),
             started_on: run.started_on().map(|t| t.secs()),
@@ -318,4 +307,51 @@ pub async fn stop_run(client: &Client, job_name: &str, run_id: &str) -> Result<b
         .successful_submissions()
         .iter()
         .any(|s| s.job_run_id() == Some(run_id)))
+}
+
+/// The Glue engine: each table's Glue job, one run per execution.
+#[derive(Debug, Clone)]
+pub struct GlueEngine {
+    client: Client,
+    /// What the job reads (the --source_kind argument); only starting a run uses it.
+    source: SourceKind,
+}
+
+impl GlueEngine {
+    /// An engine whose runs read Redshift, as SOURCE_KIND's default says.
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            source: SourceKind::Redshift,
+        }
+    }
+
+    /// Runs this engine starts read `source` (SOURCE_KIND).
+    pub fn reading(self, source: SourceKind) -> Self {
+        Self { source, ..self }
+    }
+}
+
+impl Engine for GlueEngine {
+    async fn recent_runs(&self, job: &str) -> Result<Vec<RunInfo>> {
+        recent_runs(&self.client, job).await
+    }
+
+    async fn start_run(
+        &self,
+        job: &str,
+        request: &NormalizedRequest,
+        execution_id: &str,
+    ) -> Result<String> {
+        let arguments = run_arguments(request, execution_id, self.source);
+        start_job_run(&self.client, job, &arguments).await
+    }
+
+    async fn get_run(&self, job: &str, run_id: &str) -> Result<RunInfo> {
+        get_job_run(&self.client, job, run_id).await
+    }
+
+    async fn stop_run(&self, job: &str, run_id: &str) -> Result<bool> {
+        stop_run(&self.client, job, run_id).await
+    }
 }

@@ -1,7 +1,7 @@
 //! Validation cases: the legacy sample's input, defaults, and hostile values.
 
 use super::*;
-use crate::contract::{FileFormat, Scope, WriteMode};
+use crate::contract::{FileFormat, Named, Scope, WriteMode};
 use serde_json::json;
 
 fn day(text: &str) -> NaiveDate {
@@ -66,9 +66,9 @@ fn legacy_input_is_normalized() {
     assert_eq!(r.table, "demo_master.orders");
     assert_eq!(r.schema, "demo_master");
     assert_eq!(r.table_name, "orders");
-    assert_eq!(r.scope, Scope::Day);
+    assert!(matches!(r.scope, Scope::Day(_)));
     assert_eq!(r.partition_key.as_deref(), Some("o_orderdate"));
-    assert_eq!(r.partition_value.as_deref(), Some("1998-07-21"));
+    assert_eq!(r.partition_value().as_deref(), Some("1998-07-21"));
     assert_eq!(r.file_format, FileFormat::Parquet);
     assert_eq!(r.write_mode, WriteMode::Overwrite);
     assert_eq!(r.s3_path, "s3://tpcdh-lake/sampledatalake");
@@ -97,7 +97,7 @@ fn table_only_takes_every_default() {
     );
     assert_eq!(r.glue_connection, "redshift-conn");
     assert_eq!(r.partition_key, None);
-    assert_eq!(r.partition_value, None);
+    assert_eq!(r.partition_value(), None);
 }
 
 #[test]
@@ -105,7 +105,7 @@ fn whole_table_with_a_key_keeps_the_key_but_no_day() {
     let r = run(&with(legacy(), "SnapshotYN", json!("N"))).unwrap();
     assert_eq!(r.scope, Scope::Full);
     assert_eq!(r.partition_key.as_deref(), Some("o_orderdate"));
-    assert_eq!(r.partition_value, None);
+    assert_eq!(r.partition_value(), None);
     assert_eq!(
         r.target_uri,
         "s3://tpcdh-lake/sampledatalake/demo_master/parquet/orders/"
@@ -115,13 +115,13 @@ fn whole_table_with_a_key_keeps_the_key_but_no_day() {
 #[test]
 fn missing_day_is_the_default_day() {
     let r = run(&without(legacy(), "DayPartitionValue")).unwrap();
-    assert_eq!(r.partition_value.as_deref(), Some("2026-11-25"));
+    assert_eq!(r.partition_value().as_deref(), Some("2026-11-25"));
 }
 
 #[test]
 fn empty_day_counts_as_missing_as_in_the_original() {
     let r = run(&with(legacy(), "DayPartitionValue", json!(""))).unwrap();
-    assert_eq!(r.partition_value.as_deref(), Some("2026-11-25"));
+    assert_eq!(r.partition_value().as_deref(), Some("2026-11-25"));
 }
 
 #[test]
@@ -201,7 +201,7 @@ fn dollar_and_underscore_identifiers_are_valid() {
 #[test]
 fn leap_day_in_a_leap_year_is_valid() {
     let r = run(&with(legacy(), "DayPartitionValue", json!("2024-02-29"))).unwrap();
-    assert_eq!(r.partition_value.as_deref(), Some("2024-02-29"));
+    assert_eq!(r.partition_value().as_deref(), Some("2024-02-29"));
 }
 
 #[test]
