@@ -69,15 +69,15 @@ pub struct ExecutionInfo {
     pub started_at: String,
 }
 
-/// What to unload, after validation: every field checked, every default filled. Its JSON is
-/// `wire::Request` (the contract's flat shape); in Rust the day travels inside the scope.
+/// What to unload, after validation: every field checked, every default filled.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(try_from = "wire::Request", into = "wire::Request")]
 pub struct NormalizedRequest {
     /// `schema.table`, lower-cased.
     pub table: String,
     pub schema: String,
     pub table_name: String,
+    /// In JSON `scope` ("day" | "full") and `partition_value` (the day or null): see `wire`.
+    #[serde(flatten)]
     pub scope: Scope,
     pub partition_key: Option<String>,
     pub file_format: FileFormat,
@@ -116,7 +116,8 @@ impl NormalizedRequest {
 }
 
 /// What a run unloads: one day partition (SnapshotYN = y) or the whole table (SnapshotYN = n).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(try_from = "wire::ScopeFields", into = "wire::ScopeFields")]
 pub enum Scope {
     Day(Day),
     Full,
@@ -169,87 +170,48 @@ impl std::fmt::Display for Day {
     }
 }
 
-/// The request's JSON shape (docs/CONTRACT.md, "NormalizedRequest"): the scope's name and the day
-/// side by side, as the state machine and older functions read them.
+/// The scope's JSON (docs/CONTRACT.md, "NormalizedRequest"): its name and the day side by side,
+/// flattened into the request, as the state machine and older functions read them.
 mod wire {
     use super::*;
 
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
     #[serde(rename_all = "lowercase")]
-    pub enum ScopeName {
+    enum ScopeName {
         Day,
         Full,
     }
 
     #[derive(Deserialize, Serialize)]
-    pub struct Request {
-        table: String,
-        schema: String,
-        table_name: String,
+    pub struct ScopeFields {
         scope: ScopeName,
-        partition_key: Option<String>,
         partition_value: Option<Day>,
-        file_format: FileFormat,
-        write_mode: WriteMode,
-        s3_path: String,
-        target_uri: String,
-        glue_connection: String,
-        redshift_role_arn: Option<String>,
-        allow_empty_source: bool,
-        job_name: String,
     }
 
-    impl From<NormalizedRequest> for Request {
-        fn from(r: NormalizedRequest) -> Self {
-            let (scope, partition_value) = match r.scope {
-                Scope::Day(day) => (ScopeName::Day, Some(day)),
-                Scope::Full => (ScopeName::Full, None),
-            };
-            Self {
-                table: r.table,
-                schema: r.schema,
-                table_name: r.table_name,
-                scope,
-                partition_key: r.partition_key,
-                partition_value,
-                file_format: r.file_format,
-                write_mode: r.write_mode,
-                s3_path: r.s3_path,
-                target_uri: r.target_uri,
-                glue_connection: r.glue_connection,
-                redshift_role_arn: r.redshift_role_arn,
-                allow_empty_source: r.allow_empty_source,
-                job_name: r.job_name,
+    impl From<Scope> for ScopeFields {
+        fn from(scope: Scope) -> Self {
+            match scope {
+                Scope::Day(day) => Self {
+                    scope: ScopeName::Day,
+                    partition_value: Some(day),
+                },
+                Scope::Full => Self {
+                    scope: ScopeName::Full,
+                    partition_value: None,
+                },
             }
         }
     }
 
-    impl TryFrom<Request> for NormalizedRequest {
-        type Error = String;
+    impl TryFrom<ScopeFields> for Scope {
+        type Error = &'static str;
 
-        fn try_from(r: Request) -> std::result::Result<Self, String> {
-            let scope = match (r.scope, r.partition_value) {
-                (ScopeName::Day, Some(day)) => Scope::Day(day),
-                (ScopeName::Day, None) => {
-                    return Err("a request of scope day needs its partition_value".into())
-                }
-                (ScopeName::Full, _) => Scope::Full,
-            };
-            Ok(Self {
-                table: r.table,
-                schema: r.schema,
-                table_name: r.table_name,
-                scope,
-                partition_key: r.partition_key,
-                file_format: r.file_format,
-                write_mode: r.write_mode,
-                s3_path: r.s3_path,
-                target_uri: r.target_uri,
-                glue_connection: r.glue_connection,
-                redshift_role_arn: r.redshift_role_arn,
-                allow_empty_source: r.allow_empty_source,
-                job_name: r.job_name,
-            })
+        fn try_from(fields: ScopeFields) -> std::result::Result<Self, Self::Error> {
+            match (fields.scope, fields.partition_value) {
+                (ScopeName::Day, Some(day)) => Ok(Scope::Day(day)),
+                (ScopeName::Day, None) => Err("a request of scope day needs its partition_value"),
+                (ScopeName::Full, _) => Ok(Scope::Full),
+            }
         }
     }
 }
@@ -484,6 +446,35 @@ mod tests {
                 "state {state}"
             );
         }
+    }
+
+    #[test]
+    fn the_scope_travels_as_scope_and_partition_value() {
+        let day = crate::fixtures::day_request();
+        let value = serde_json::to_value(&day).unwrap();
+        assert_eq!(
+            (&value["scope"], &value["partition_value"]),
+            (&json!("day"), &json!("1998-07-21"))
+        );
+        assert_eq!(
+            serde_json::from_value::<NormalizedRequest>(value.clone()).unwrap(),
+            day
+        );
+        let full = NormalizedRequest {
+            scope: Scope::Full,
+            ..day
+        };
+        let full_value = serde_json::to_value(&full).unwrap();
+        assert_eq!(
+            (&full_value["scope"], &full_value["partition_value"]),
+            (&json!("full"), &Value::Null)
+        );
+        let mut no_day = value.clone();
+        no_day["partition_value"] = Value::Null;
+        assert!(serde_json::from_value::<NormalizedRequest>(no_day).is_err());
+        let mut bad_day = value;
+        bad_day["partition_value"] = json!("1998-02-30");
+        assert!(serde_json::from_value::<NormalizedRequest>(bad_day).is_err());
     }
 
     #[test]
