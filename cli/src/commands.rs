@@ -21,16 +21,12 @@ pub fn validate(file: Option<&Path>, today: Option<&str>) -> Result<String, Fail
         .map_err(|e| refused(format!("the request is not valid JSON: {e}")))?;
     let defaults = RequestDefaults::from_env();
     let today = match today {
+        // A flag's value: named by the flag like clap's refusals, without a kind.
         Some(day) => checks::calendar_date("--today", day).map_err(|e| refused(e.to_string()))?,
-        None => defaults
-            .today(Utc::now())
-            .map_err(|e| refused(format!("{}: {e}", e.kind())))?,
+        None => defaults.today(Utc::now())?,
     };
-    let day: NaiveDate = defaults
-        .shift_day(today)
-        .map_err(|e| refused(format!("{}: {e}", e.kind())))?;
-    let request =
-        normalize(&event, &defaults, day).map_err(|e| refused(format!("{}: {e}", e.kind())))?;
+    let day: NaiveDate = defaults.shift_day(today)?;
+    let request = normalize(&event, &defaults, day)?;
     serde_json::to_string_pretty(&request).map_err(|e| refused(e.to_string()))
 }
 
@@ -49,7 +45,7 @@ pub(crate) fn read_input(file: Option<&Path>) -> Result<String, Failure> {
 }
 
 pub fn poll_schedule(run_seconds: u64, history_seconds: &[u64]) -> Result<String, Failure> {
-    let policy = PollPolicy::from_env().map_err(|e| refused(format!("{}: {e}", e.kind())))?;
+    let policy = PollPolicy::from_env()?;
     let waits = policy.schedule(run_seconds, history_seconds);
     let output = json!({
         "run_seconds": run_seconds,

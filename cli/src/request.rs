@@ -133,12 +133,13 @@ pub fn check(
     }
     let request =
         normalize(&Value::Object(fields.clone()), &lenient, default_day).map_err(|e| {
-            let hint = if strict {
-                " (--strict: every default must be set here)"
-            } else {
-                ""
-            };
-            Failure::refused(format!("{}: {e}{hint}", e.kind()))
+            let mut failure = Failure::from(e);
+            if strict {
+                failure
+                    .message
+                    .push_str(" (--strict: every default must be set here)");
+            }
+            failure
         })?;
     let scope = match (&request.scope, &request.partition_value) {
         (contract::Scope::Day, Some(day)) => Scope::Day(

@@ -49,9 +49,7 @@ pub async fn run(
     format: Format,
 ) -> Result<String, Failure> {
     let defaults = RequestDefaults::from_env();
-    let default_day = defaults
-        .default_day(Utc::now())
-        .map_err(|e| Failure::refused(format!("{}: {e}", e.kind())))?;
+    let default_day = defaults.default_day(Utc::now())?;
     let (checked, name) = prepare(args, &defaults, default_day)?;
     // Same name and input while the first still runs: Step Functions returns that one. Look
     // first, only to say so.
