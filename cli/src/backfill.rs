@@ -6,17 +6,18 @@
 //! attempt is still running is followed (not started again), a day whose latest attempt failed,
 //! timed out or was aborted gets the next attempt, a day never tried gets its base name.
 
+use crate::args::{parse_day, poll_seconds};
 use crate::failure::Failure;
 use crate::naming::{self, Scope};
 use crate::output::{self, Format};
-use crate::request::{self, Checked, Flags};
-use crate::sfn::{self, Status};
-use aws_sdk_sfn::Client;
+use crate::request::{self, Checked, Unload};
+use crate::sfn::{self, Aws, Status};
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::Duration;
 use unload_core::request::RequestDefaults;
 
@@ -95,37 +96,58 @@ impl Day {
     }
 }
 
+/// Unload a range of days, one execution per day; resumable.
+///
+/// Every day from --from to --to (inclusive), at most --concurrency executions at once. Resumable: a rerun skips days that already succeeded, follows days
+/// still running, and retries failed days under the next attempt name (<name>-a2, -a3, ...).
+/// Prints a day → status table; exits 1 when a day failed.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Example:\n  unloadctl backfill --table demo_master.orders --key o_orderdate --from 1992-01-01 --to 1992-01-31 --concurrency 2"
+)]
 pub struct Args {
-    pub flags: Flags,
+    /// The table, schema.table.
+    #[arg(long, value_name = "SCHEMA.TABLE")]
+    pub table: String,
+    /// The first day.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
     pub from: NaiveDate,
+    /// The last day (included).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
     pub to: NaiveDate,
+    /// Executions running at once. Glue runs one job run per table at a time
+    /// (MaxConcurrentRuns 1): more queue through the workflow's ConcurrentRunsExceeded retry.
+    #[arg(long, default_value_t = 2, value_name = "N")]
     pub concurrency: usize,
-    pub run_tag: String,
+    /// Seconds between status checks.
+    #[arg(long = "poll-seconds", default_value = "5", value_name = "SECONDS", value_parser = poll_seconds)]
     pub poll: Duration,
-    pub strict: bool,
+    /// Look the days up and print the plan (start / skip / follow); start nothing.
+    #[arg(long)]
     pub dry_run: bool,
+    /// Unused (backfill builds each day's request); present so --input is refused clearly.
+    #[arg(long, hide = true)]
+    pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub unload: Unload,
 }
 
 /// The requests for every day, checked locally before anything starts.
 pub fn plan_requests(args: &Args, defaults: &RequestDefaults) -> Result<Vec<Day>, Failure> {
-    naming::check_run_tag(&args.run_tag).map_err(Failure::refused)?;
+    naming::check_run_tag(&args.unload.run_tag).map_err(Failure::refused)?;
     if args.concurrency == 0 || args.concurrency > 100 {
         return Err(Failure::refused("--concurrency must be 1-100"));
     }
     let days = naming::day_range(args.from, args.to).map_err(Failure::refused)?;
     days.into_iter()
         .map(|day| {
-            let flags = Flags {
-                day: Some(day),
-                ..args.flags.clone()
-            };
             let checked = request::check(
-                request::input_from_flags(&flags),
+                request::input_from_flags(&args.table, Some(day), &args.unload),
                 defaults,
                 day,
-                args.strict,
+                args.unload.strict,
             )?;
-            let base = naming::base_name(&checked.table, Scope::Day(day), &args.run_tag);
+            let base = naming::base_name(&checked.table, Scope::Day(day), &args.unload.run_tag);
             Ok(Day {
                 day,
                 checked,
@@ -139,170 +161,166 @@ pub fn plan_requests(args: &Args, defaults: &RequestDefaults) -> Result<Vec<Day>
         .collect()
 }
 
-pub async fn run(
-    client: &Client,
-    state_machine: &str,
-    args: &Args,
-    format: Format,
-) -> Result<String, Failure> {
-    let defaults = RequestDefaults::from_env();
-    let mut days = plan_requests(args, &defaults)?;
-    if let Some(first) = days.first() {
-        if !first.checked.deferred.is_empty() && format == Format::Text {
-            eprintln!(
-                "note: {} not set here; the workflow's Validate supplies {}",
-                first.checked.deferred.join(", "),
-                if first.checked.deferred.len() == 1 {
-                    "it"
-                } else {
-                    "them"
-                }
-            );
+impl Args {
+    pub async fn run(&self, aws: &Aws) -> Result<String, Failure> {
+        if self.input.is_some() {
+            return Err(Failure::refused(
+                "backfill builds each day's request from --table and --key; --input is for start",
+            ));
         }
-    }
+        let (client, format) = (&aws.client, aws.format);
+        let state_machine = aws.state_machine()?;
+        let defaults = RequestDefaults::from_env();
+        let mut days = plan_requests(self, &defaults)?;
+        if let Some(first) = days.first() {
+            first.checked.note_deferred(format);
+        }
 
-    let bar = progress_bar(days.len() as u64);
-    bar.set_message("looking up earlier attempts");
-    let mut queue = VecDeque::new();
-    let mut running = Vec::new();
-    for (i, day) in days.iter_mut().enumerate() {
-        let mut attempts = Vec::new();
-        while (attempts.len() as u32) < MAX_ATTEMPTS {
-            let name = naming::attempt_name(&day.base, attempts.len() as u32 + 1);
-            let arn = derived_arn(state_machine, &name)?;
-            match sfn::describe(client, &arn).await? {
-                Some(execution) => attempts.push(execution.status),
-                None => break,
-            }
-        }
-        match decide(&attempts) {
-            Action::Skip { attempt } => {
-                day.attempt = attempt;
-                day.outcome = Outcome::AlreadySucceeded;
-                day.arn = Some(derived_arn(state_machine, &day.name())?);
-                bar.inc(1);
-            }
-            Action::Follow { attempt } => {
-                day.attempt = attempt;
-                day.outcome = Outcome::Running;
-                day.arn = Some(derived_arn(state_machine, &day.name())?);
-                running.push(i);
-            }
-            Action::Start { attempt } if attempt > MAX_ATTEMPTS => {
-                day.attempt = attempt - 1;
-                day.outcome = Outcome::Failed {
-                    status: "GAVE_UP".into(),
-                    error: format!("{MAX_ATTEMPTS} attempts failed; look at them before retrying"),
-                };
-                bar.inc(1);
-            }
-            Action::Start { attempt } => {
-                day.attempt = attempt;
-                queue.push_back(i);
-            }
-        }
-    }
-
-    if args.dry_run {
-        bar.finish_and_clear();
-        return Ok(report(&days, format, true));
-    }
-
-    while !queue.is_empty() || !running.is_empty() {
-        while running.len() < args.concurrency {
-            let Some(i) = queue.pop_front() else { break };
-            let day = &mut days[i];
-            let name = day.name();
-            match sfn::start(client, state_machine, &name, &day.checked.input_text()).await {
-                Ok(sfn::Started::Arn { arn, .. }) => {
-                    day.arn = Some(arn);
-                    day.outcome = Outcome::Running;
-                    day.started_here = true;
-                    running.push(i);
-                }
-                Ok(sfn::Started::NameTaken) => {
-                    // Someone started this name since the look-up: follow theirs.
-                    day.arn = Some(derived_arn(state_machine, &name)?);
-                    day.outcome = Outcome::Running;
-                    running.push(i);
-                }
-                Err(err) => {
-                    bar.finish_and_clear();
-                    return Err(Failure::failed(format!(
-                        "{} (rerun the same command to resume; {} day(s) were not started)",
-                        err.message,
-                        queue.len() + 1
-                    )));
+        let bar = progress_bar(days.len() as u64);
+        bar.set_message("looking up earlier attempts");
+        let mut queue = VecDeque::new();
+        let mut running = Vec::new();
+        for (i, day) in days.iter_mut().enumerate() {
+            let mut attempts = Vec::new();
+            while (attempts.len() as u32) < MAX_ATTEMPTS {
+                let name = naming::attempt_name(&day.base, attempts.len() as u32 + 1);
+                let arn = derived_arn(state_machine, &name)?;
+                match sfn::describe(client, &arn).await? {
+                    Some(execution) => attempts.push(execution.status),
+                    None => break,
                 }
             }
-        }
-        bar.set_message(format!(
-            "{} running, {} waiting",
-            running.len(),
-            queue.len()
-        ));
-        if running.is_empty() {
-            continue;
-        }
-        tokio::time::sleep(args.poll).await;
-        let mut still = Vec::new();
-        for i in running {
-            let day = &mut days[i];
-            let arn = day.arn.clone().unwrap_or_default();
-            let execution = sfn::describe(client, &arn).await?;
-            match execution {
-                Some(e) if e.status.is_running() => still.push(i),
-                Some(e) => {
-                    day.outcome = if e.status == Status::Succeeded {
-                        Outcome::Succeeded
-                    } else {
-                        Outcome::Failed {
-                            status: e.status.name().to_string(),
-                            error: output::error_line(e.error.as_deref(), e.cause.as_deref()),
-                        }
-                    };
-                    let line = format!("{}  {}  {}", day.day, day.outcome.label(), day.name());
-                    if bar.is_hidden() {
-                        if format == Format::Text {
-                            eprintln!("{line}");
-                        }
-                    } else {
-                        bar.println(line);
-                    }
+            match decide(&attempts) {
+                Action::Skip { attempt } => {
+                    day.attempt = attempt;
+                    day.outcome = Outcome::AlreadySucceeded;
+                    day.arn = Some(derived_arn(state_machine, &day.name())?);
                     bar.inc(1);
                 }
-                None => {
+                Action::Follow { attempt } => {
+                    day.attempt = attempt;
+                    day.outcome = Outcome::Running;
+                    day.arn = Some(derived_arn(state_machine, &day.name())?);
+                    running.push(i);
+                }
+                Action::Start { attempt } if attempt > MAX_ATTEMPTS => {
+                    day.attempt = attempt - 1;
                     day.outcome = Outcome::Failed {
-                        status: "MISSING".into(),
-                        error: "the execution disappeared".into(),
+                        status: "GAVE_UP".into(),
+                        error: format!(
+                            "{MAX_ATTEMPTS} attempts failed; look at them before retrying"
+                        ),
                     };
                     bar.inc(1);
                 }
+                Action::Start { attempt } => {
+                    day.attempt = attempt;
+                    queue.push_back(i);
+                }
             }
         }
-        running = still;
-    }
-    bar.finish_and_clear();
-    let text = report(&days, format, false);
-    if days
-        .iter()
-        .any(|d| matches!(d.outcome, Outcome::Failed { .. }))
-    {
-        // The table still goes to stdout; the exit code says some day failed.
-        println!("{text}");
-        let failed: Vec<String> = days
+
+        if self.dry_run {
+            bar.finish_and_clear();
+            return Ok(report(&days, format, true));
+        }
+
+        while !queue.is_empty() || !running.is_empty() {
+            while running.len() < self.concurrency {
+                let Some(i) = queue.pop_front() else { break };
+                let day = &mut days[i];
+                let name = day.name();
+                match sfn::start(client, state_machine, &name, &day.checked.input_text()).await {
+                    Ok(sfn::Started::Arn { arn, .. }) => {
+                        day.arn = Some(arn);
+                        day.outcome = Outcome::Running;
+                        day.started_here = true;
+                        running.push(i);
+                    }
+                    Ok(sfn::Started::NameTaken) => {
+                        // Someone started this name since the look-up: follow theirs.
+                        day.arn = Some(derived_arn(state_machine, &name)?);
+                        day.outcome = Outcome::Running;
+                        running.push(i);
+                    }
+                    Err(err) => {
+                        bar.finish_and_clear();
+                        return Err(Failure::failed(format!(
+                            "{} (rerun the same command to resume; {} day(s) were not started)",
+                            err.message,
+                            queue.len() + 1
+                        )));
+                    }
+                }
+            }
+            bar.set_message(format!(
+                "{} running, {} waiting",
+                running.len(),
+                queue.len()
+            ));
+            if running.is_empty() {
+                continue;
+            }
+            tokio::time::sleep(self.poll).await;
+            let mut still = Vec::new();
+            for i in running {
+                let day = &mut days[i];
+                let arn = day.arn.clone().unwrap_or_default();
+                let execution = sfn::describe(client, &arn).await?;
+                match execution {
+                    Some(e) if e.status.is_running() => still.push(i),
+                    Some(e) => {
+                        day.outcome = if e.status == Status::Succeeded {
+                            Outcome::Succeeded
+                        } else {
+                            Outcome::Failed {
+                                status: e.status.name().to_string(),
+                                error: output::error_line(e.error.as_deref(), e.cause.as_deref()),
+                            }
+                        };
+                        let line = format!("{}  {}  {}", day.day, day.outcome.label(), day.name());
+                        if bar.is_hidden() {
+                            if format == Format::Text {
+                                eprintln!("{line}");
+                            }
+                        } else {
+                            bar.println(line);
+                        }
+                        bar.inc(1);
+                    }
+                    None => {
+                        day.outcome = Outcome::Failed {
+                            status: "MISSING".into(),
+                            error: "the execution disappeared".into(),
+                        };
+                        bar.inc(1);
+                    }
+                }
+            }
+            running = still;
+        }
+        bar.finish_and_clear();
+        let text = report(&days, format, false);
+        if days
             .iter()
-            .filter(|d| matches!(d.outcome, Outcome::Failed { .. }))
-            .map(|d| d.day.to_string())
-            .collect();
-        return Err(Failure::failed(format!(
-            "{} of {} day(s) failed: {}; rerun the same command to retry them",
-            failed.len(),
-            days.len(),
-            failed.join(", ")
-        )));
+            .any(|d| matches!(d.outcome, Outcome::Failed { .. }))
+        {
+            // The table still goes to stdout; the exit code says some day failed.
+            println!("{text}");
+            let failed: Vec<String> = days
+                .iter()
+                .filter(|d| matches!(d.outcome, Outcome::Failed { .. }))
+                .map(|d| d.day.to_string())
+                .collect();
+            return Err(Failure::failed(format!(
+                "{} of {} day(s) failed: {}; rerun the same command to retry them",
+                failed.len(),
+                days.len(),
+                failed.join(", ")
+            )));
+        }
+        Ok(text)
     }
-    Ok(text)
 }
 
 fn derived_arn(state_machine: &str, name: &str) -> Result<String, Failure> {
@@ -443,18 +461,18 @@ mod tests {
 
     fn args(from: &str, to: &str) -> Args {
         Args {
-            flags: Flags {
-                table: "demo_master.orders".into(),
-                key: Some("o_orderdate".into()),
-                ..Flags::default()
-            },
+            table: "demo_master.orders".into(),
             from: from.parse().unwrap(),
             to: to.parse().unwrap(),
             concurrency: 2,
-            run_tag: "manual".into(),
             poll: Duration::from_secs(1),
-            strict: false,
             dry_run: false,
+            input: None,
+            unload: Unload {
+                key: Some("o_orderdate".into()),
+                run_tag: "manual".into(),
+                ..Unload::default()
+            },
         }
     }
 
@@ -486,10 +504,10 @@ mod tests {
         a.concurrency = 0;
         assert!(plan_requests(&a, &defaults).is_err());
         let mut a = args("1992-02-01", "1992-02-02");
-        a.run_tag = "no spaces".into();
+        a.unload.run_tag = "no spaces".into();
         assert!(plan_requests(&a, &defaults).is_err());
         let mut a = args("1992-02-01", "1992-02-02");
-        a.flags.table = "not a table".into();
+        a.table = "not a table".into();
         assert_eq!(
             plan_requests(&a, &defaults).unwrap_err().exit_code,
             crate::failure::REFUSED
@@ -504,6 +522,7 @@ mod tests {
         use aws_sdk_sfn::primitives::DateTime as SdkTime;
         use aws_sdk_sfn::types::error::ExecutionDoesNotExist;
         use aws_sdk_sfn::types::ExecutionStatus;
+        use aws_sdk_sfn::Client;
         use aws_smithy_mocks::{mock, mock_client, MockResponse, RuleMode};
         use std::collections::HashMap;
         use std::sync::{Arc, Mutex};
@@ -565,11 +584,16 @@ mod tests {
                     .unwrap()
             });
             let client = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&describe, &start]);
+            let aws = Aws {
+                client,
+                state_machine_arn: Some(MACHINE.into()),
+                format: Format::Json,
+            };
 
             let mut a = args("1992-02-01", "1992-02-03");
-            a.run_tag = "t".into();
+            a.unload.run_tag = "t".into();
             a.poll = Duration::from_millis(1);
-            let err = run(&client, MACHINE, &a, Format::Json).await.unwrap_err();
+            let err = a.run(&aws).await.unwrap_err();
             assert_eq!(
                 err.message,
                 "1 of 3 day(s) failed: 1992-02-03; rerun the same command to retry them"
@@ -584,9 +608,7 @@ mod tests {
 
             // Nothing changed since: a dry run plans only the failed day, as its attempt 2.
             a.dry_run = true;
-            let plan: Value =
-                serde_json::from_str(&run(&client, MACHINE, &a, Format::Json).await.unwrap())
-                    .unwrap();
+            let plan: Value = serde_json::from_str(&a.run(&aws).await.unwrap()).unwrap();
             let actions: Vec<(&str, u64)> = plan
                 .as_array()
                 .unwrap()
