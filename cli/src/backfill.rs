@@ -12,6 +12,7 @@ use crate::naming::{self, Scope};
 use crate::output::{self, Format};
 use crate::request::{self, Checked, Unload};
 use crate::sfn::{self, Aws, Status};
+use aws_sdk_sfn::Client;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
@@ -168,159 +169,193 @@ impl Args {
                 "backfill builds each day's request from --table and --key; --input is for start",
             ));
         }
-        let (client, format) = (&aws.client, aws.format);
         let state_machine = aws.state_machine()?;
-        let defaults = RequestDefaults::from_env();
-        let mut days = plan_requests(self, &defaults)?;
+        let mut days = plan_requests(self, &RequestDefaults::from_env())?;
         if let Some(first) = days.first() {
-            first.checked.note_deferred(format);
+            first.checked.note_deferred(aws.format);
         }
-
         let bar = progress_bar(days.len() as u64);
-        bar.set_message("looking up earlier attempts");
-        let mut queue = VecDeque::new();
-        let mut running = Vec::new();
-        for (i, day) in days.iter_mut().enumerate() {
-            let mut attempts = Vec::new();
-            while (attempts.len() as u32) < MAX_ATTEMPTS {
-                let name = naming::attempt_name(&day.base, attempts.len() as u32 + 1);
-                let arn = derived_arn(state_machine, &name)?;
-                match sfn::describe(client, &arn).await? {
-                    Some(execution) => attempts.push(execution.status),
-                    None => break,
-                }
+        let pending = look_up(&aws.client, state_machine, &mut days, &bar).await?;
+        if self.dry_run {
+            bar.finish_and_clear();
+            return Ok(report(&days, aws.format, true));
+        }
+        drive(self, aws, state_machine, &mut days, pending, &bar).await?;
+        bar.finish_and_clear();
+        summarize(&days, aws.format)
+    }
+}
+
+/// The days still to see through after the look-up, as indexes into the days.
+struct Pending {
+    /// To start, in order.
+    queue: VecDeque<usize>,
+    /// Running: to follow.
+    running: Vec<usize>,
+}
+
+/// Looks each day's attempts up and decides what to do about it (`decide`): skipped and given-up
+/// days are settled here, the others come back as pending.
+async fn look_up(
+    client: &Client,
+    state_machine: &str,
+    days: &mut [Day],
+    bar: &ProgressBar,
+) -> Result<Pending, Failure> {
+    bar.set_message("looking up earlier attempts");
+    let mut queue = VecDeque::new();
+    let mut running = Vec::new();
+    for (i, day) in days.iter_mut().enumerate() {
+        let mut attempts = Vec::new();
+        while (attempts.len() as u32) < MAX_ATTEMPTS {
+            let name = naming::attempt_name(&day.base, attempts.len() as u32 + 1);
+            let arn = derived_arn(state_machine, &name)?;
+            match sfn::describe(client, &arn).await? {
+                Some(execution) => attempts.push(execution.status),
+                None => break,
             }
-            match decide(&attempts) {
-                Action::Skip { attempt } => {
-                    day.attempt = attempt;
-                    day.outcome = Outcome::AlreadySucceeded;
-                    day.arn = Some(derived_arn(state_machine, &day.name())?);
-                    bar.inc(1);
-                }
-                Action::Follow { attempt } => {
-                    day.attempt = attempt;
+        }
+        match decide(&attempts) {
+            Action::Skip { attempt } => {
+                day.attempt = attempt;
+                day.outcome = Outcome::AlreadySucceeded;
+                day.arn = Some(derived_arn(state_machine, &day.name())?);
+                bar.inc(1);
+            }
+            Action::Follow { attempt } => {
+                day.attempt = attempt;
+                day.outcome = Outcome::Running;
+                day.arn = Some(derived_arn(state_machine, &day.name())?);
+                running.push(i);
+            }
+            Action::Start { attempt } if attempt > MAX_ATTEMPTS => {
+                day.attempt = attempt - 1;
+                day.outcome = Outcome::Failed {
+                    status: "GAVE_UP".into(),
+                    error: format!("{MAX_ATTEMPTS} attempts failed; look at them before retrying"),
+                };
+                bar.inc(1);
+            }
+            Action::Start { attempt } => {
+                day.attempt = attempt;
+                queue.push_back(i);
+            }
+        }
+    }
+    Ok(Pending { queue, running })
+}
+
+/// Starts the queued days, at most --concurrency running at once, and polls every running day
+/// until it ends.
+async fn drive(
+    args: &Args,
+    aws: &Aws,
+    state_machine: &str,
+    days: &mut [Day],
+    pending: Pending,
+    bar: &ProgressBar,
+) -> Result<(), Failure> {
+    let (client, format) = (&aws.client, aws.format);
+    let Pending {
+        mut queue,
+        mut running,
+    } = pending;
+    while !queue.is_empty() || !running.is_empty() {
+        while running.len() < args.concurrency {
+            let Some(i) = queue.pop_front() else { break };
+            let day = &mut days[i];
+            let name = day.name();
+            match sfn::start(client, state_machine, &name, &day.checked.input_text()).await {
+                Ok(sfn::Started::Arn { arn, .. }) => {
+                    day.arn = Some(arn);
                     day.outcome = Outcome::Running;
-                    day.arn = Some(derived_arn(state_machine, &day.name())?);
+                    day.started_here = true;
                     running.push(i);
                 }
-                Action::Start { attempt } if attempt > MAX_ATTEMPTS => {
-                    day.attempt = attempt - 1;
+                Ok(sfn::Started::NameTaken) => {
+                    // Someone started this name since the look-up: follow theirs.
+                    day.arn = Some(derived_arn(state_machine, &name)?);
+                    day.outcome = Outcome::Running;
+                    running.push(i);
+                }
+                Err(err) => {
+                    bar.finish_and_clear();
+                    return Err(Failure::failed(format!(
+                        "{} (rerun the same command to resume; {} day(s) were not started)",
+                        err.message,
+                        queue.len() + 1
+                    )));
+                }
+            }
+        }
+        bar.set_message(format!(
+            "{} running, {} waiting",
+            running.len(),
+            queue.len()
+        ));
+        if running.is_empty() {
+            continue;
+        }
+        tokio::time::sleep(args.poll).await;
+        let mut still = Vec::new();
+        for i in running {
+            let day = &mut days[i];
+            let arn = day.arn.clone().unwrap_or_default();
+            let execution = sfn::describe(client, &arn).await?;
+            match execution {
+                Some(e) if e.status.is_running() => still.push(i),
+                Some(e) => {
+                    day.outcome = if e.status == Status::Succeeded {
+                        Outcome::Succeeded
+                    } else {
+                        Outcome::Failed {
+                            status: e.status.name().to_string(),
+                            error: output::error_line(e.error.as_deref(), e.cause.as_deref()),
+                        }
+                    };
+                    let line = format!("{}  {}  {}", day.day, day.outcome.label(), day.name());
+                    if bar.is_hidden() {
+                        if format == Format::Text {
+                            eprintln!("{line}");
+                        }
+                    } else {
+                        bar.println(line);
+                    }
+                    bar.inc(1);
+                }
+                None => {
                     day.outcome = Outcome::Failed {
-                        status: "GAVE_UP".into(),
-                        error: format!(
-                            "{MAX_ATTEMPTS} attempts failed; look at them before retrying"
-                        ),
+                        status: "MISSING".into(),
+                        error: "the execution disappeared".into(),
                     };
                     bar.inc(1);
                 }
-                Action::Start { attempt } => {
-                    day.attempt = attempt;
-                    queue.push_back(i);
-                }
             }
         }
-
-        if self.dry_run {
-            bar.finish_and_clear();
-            return Ok(report(&days, format, true));
-        }
-
-        while !queue.is_empty() || !running.is_empty() {
-            while running.len() < self.concurrency {
-                let Some(i) = queue.pop_front() else { break };
-                let day = &mut days[i];
-                let name = day.name();
-                match sfn::start(client, state_machine, &name, &day.checked.input_text()).await {
-                    Ok(sfn::Started::Arn { arn, .. }) => {
-                        day.arn = Some(arn);
-                        day.outcome = Outcome::Running;
-                        day.started_here = true;
-                        running.push(i);
-                    }
-                    Ok(sfn::Started::NameTaken) => {
-                        // Someone started this name since the look-up: follow theirs.
-                        day.arn = Some(derived_arn(state_machine, &name)?);
-                        day.outcome = Outcome::Running;
-                        running.push(i);
-                    }
-                    Err(err) => {
-                        bar.finish_and_clear();
-                        return Err(Failure::failed(format!(
-                            "{} (rerun the same command to resume; {} day(s) were not started)",
-                            err.message,
-                            queue.len() + 1
-                        )));
-                    }
-                }
-            }
-            bar.set_message(format!(
-                "{} running, {} waiting",
-                running.len(),
-                queue.len()
-            ));
-            if running.is_empty() {
-                continue;
-            }
-            tokio::time::sleep(self.poll).await;
-            let mut still = Vec::new();
-            for i in running {
-                let day = &mut days[i];
-                let arn = day.arn.clone().unwrap_or_default();
-                let execution = sfn::describe(client, &arn).await?;
-                match execution {
-                    Some(e) if e.status.is_running() => still.push(i),
-                    Some(e) => {
-                        day.outcome = if e.status == Status::Succeeded {
-                            Outcome::Succeeded
-                        } else {
-                            Outcome::Failed {
-                                status: e.status.name().to_string(),
-                                error: output::error_line(e.error.as_deref(), e.cause.as_deref()),
-                            }
-                        };
-                        let line = format!("{}  {}  {}", day.day, day.outcome.label(), day.name());
-                        if bar.is_hidden() {
-                            if format == Format::Text {
-                                eprintln!("{line}");
-                            }
-                        } else {
-                            bar.println(line);
-                        }
-                        bar.inc(1);
-                    }
-                    None => {
-                        day.outcome = Outcome::Failed {
-                            status: "MISSING".into(),
-                            error: "the execution disappeared".into(),
-                        };
-                        bar.inc(1);
-                    }
-                }
-            }
-            running = still;
-        }
-        bar.finish_and_clear();
-        let text = report(&days, format, false);
-        if days
-            .iter()
-            .any(|d| matches!(d.outcome, Outcome::Failed { .. }))
-        {
-            // The table still goes to stdout; the exit code says some day failed.
-            println!("{text}");
-            let failed: Vec<String> = days
-                .iter()
-                .filter(|d| matches!(d.outcome, Outcome::Failed { .. }))
-                .map(|d| d.day.to_string())
-                .collect();
-            return Err(Failure::failed(format!(
-                "{} of {} day(s) failed: {}; rerun the same command to retry them",
-                failed.len(),
-                days.len(),
-                failed.join(", ")
-            )));
-        }
-        Ok(text)
+        running = still;
     }
+    Ok(())
+}
+
+/// The final table; when a day failed it goes to stdout here and the command exits 1.
+fn summarize(days: &[Day], format: Format) -> Result<String, Failure> {
+    let text = report(days, format, false);
+    let failed: Vec<String> = days
+        .iter()
+        .filter(|d| matches!(d.outcome, Outcome::Failed { .. }))
+        .map(|d| d.day.to_string())
+        .collect();
+    if failed.is_empty() {
+        return Ok(text);
+    }
+    // The table still goes to stdout; the exit code says some day failed.
+    println!("{text}");
+    Err(Failure::failed(format!(
+        "{} of {} day(s) failed: {}; rerun the same command to retry them",
+        failed.len(),
+        days.len(),
+        failed.join(", ")
+    )))
 }
 
 fn derived_arn(state_machine: &str, name: &str) -> Result<String, Failure> {
@@ -522,7 +557,6 @@ mod tests {
         use aws_sdk_sfn::primitives::DateTime as SdkTime;
         use aws_sdk_sfn::types::error::ExecutionDoesNotExist;
         use aws_sdk_sfn::types::ExecutionStatus;
-        use aws_sdk_sfn::Client;
         use aws_smithy_mocks::{mock, mock_client, MockResponse, RuleMode};
         use std::collections::HashMap;
         use std::sync::{Arc, Mutex};
