@@ -6,17 +6,19 @@
 //! attempt is still running is followed (not started again), a day whose latest attempt failed,
 //! timed out or was aborted gets the next attempt, a day never tried gets its base name.
 
+use crate::args::{parse_day, poll_seconds};
 use crate::failure::Failure;
 use crate::naming::{self, Scope};
 use crate::output::{self, Format};
-use crate::request::{self, Checked, Flags};
-use crate::sfn::{self, Status};
+use crate::request::{self, Checked, Unload};
+use crate::sfn::{self, Aws, Status};
 use aws_sdk_sfn::Client;
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::Duration;
 use unload_core::request::RequestDefaults;
 
@@ -95,37 +97,59 @@ impl Day {
     }
 }
 
+/// Unload a range of days, one execution per day; resumable.
+///
+/// Every day from --from to --to (inclusive), at most --concurrency executions at once. Resumable: a rerun skips days that already succeeded, follows days
+/// still running, and retries failed days under the next attempt name (<name>-a2, -a3, ...).
+/// Prints a day → status table; exits 1 when a day failed.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Example:\n  unloadctl backfill --table demo_master.orders --key o_orderdate --from 1992-01-01 --to 1992-01-31 --concurrency 2"
+)]
 pub struct Args {
-    pub flags: Flags,
+    /// The table, schema.table.
+    #[arg(long, value_name = "SCHEMA.TABLE")]
+    pub table: String,
+    /// The first day.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
     pub from: NaiveDate,
+    /// The last day (included).
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
     pub to: NaiveDate,
+    /// Executions running at once. Glue runs one job run per table at a time
+    /// (MaxConcurrentRuns 1): more queue through the workflow's ConcurrentRunsExceeded retry.
+    #[arg(long, default_value_t = 2, value_name = "N")]
     pub concurrency: usize,
-    pub run_tag: String,
+    /// Seconds between status checks.
+    #[arg(long = "poll-seconds", default_value = "5", value_name = "SECONDS", value_parser = poll_seconds)]
     pub poll: Duration,
-    pub strict: bool,
+    /// Look the days up and print the plan (start / skip / follow); start nothing.
+    #[arg(long)]
     pub dry_run: bool,
+    /// Unused (backfill builds each day's request); present so --input is refused clearly.
+    #[arg(long, hide = true)]
+    pub input: Option<PathBuf>,
+    #[command(flatten)]
+    pub unload: Unload,
 }
 
 /// The requests for every day, checked locally before anything starts.
 pub fn plan_requests(args: &Args, defaults: &RequestDefaults) -> Result<Vec<Day>, Failure> {
-    naming::check_run_tag(&args.run_tag).map_err(Failure::refused)?;
+    naming::check_run_tag(&args.unload.run_tag).map_err(Failure::refused)?;
     if args.concurrency == 0 || args.concurrency > 100 {
         return Err(Failure::refused("--concurrency must be 1-100"));
     }
     let days = naming::day_range(args.from, args.to).map_err(Failure::refused)?;
     days.into_iter()
         .map(|day| {
-            let flags = Flags {
-                day: Some(day),
-                ..args.flags.clone()
-            };
             let checked = request::check(
-                request::input_from_flags(&flags),
+                request::input_from_flags(&args.table, Some(day), &args.unload),
                 defaults,
                 day,
-                args.strict,
+                args.unload.strict,
             )?;
-            let base = naming::base_name(&checked.table, Scope::Day(day.into()), &args.run_tag);
+            let base =
+                naming::base_name(&checked.table, Scope::Day(day.into()), &args.unload.run_tag);
             Ok(Day {
                 day,
                 checked,
@@ -139,29 +163,46 @@ pub fn plan_requests(args: &Args, defaults: &RequestDefaults) -> Result<Vec<Day>
         .collect()
 }
 
-pub async fn run(
+impl Args {
+    pub async fn run(&self, aws: &Aws) -> Result<String, Failure> {
+        if self.input.is_some() {
+            return Err(Failure::refused(
+                "backfill builds each day's request from --table and --key; --input is for start",
+            ));
+        }
+        let state_machine = aws.state_machine()?;
+        let mut days = plan_requests(self, &RequestDefaults::from_env())?;
+        if let Some(first) = days.first() {
+            first.checked.note_deferred(aws.format);
+        }
+        let bar = progress_bar(days.len() as u64);
+        let pending = look_up(&aws.client, state_machine, &mut days, &bar).await?;
+        if self.dry_run {
+            bar.finish_and_clear();
+            return Ok(report(&days, aws.format, true));
+        }
+        drive(self, aws, state_machine, &mut days, pending, &bar).await?;
+        bar.finish_and_clear();
+        summarize(&days, aws.format)
+    }
+}
+
+/// The days still to see through after the look-up, as indexes into the days.
+struct Pending {
+    /// To start, in order.
+    queue: VecDeque<usize>,
+    /// Running: to follow.
+    running: Vec<usize>,
+}
+
+/// Looks each day's attempts up and decides what to do about it (`decide`): skipped and given-up
+/// days are settled here, the others come back as pending.
+async fn look_up(
     client: &Client,
     state_machine: &str,
-    args: &Args,
-    format: Format,
-) -> Result<String, Failure> {
-    let defaults = RequestDefaults::from_env();
-    let mut days = plan_requests(args, &defaults)?;
-    if let Some(first) = days.first() {
-        if !first.checked.deferred.is_empty() && format == Format::Text {
-            eprintln!(
-                "note: {} not set here; the workflow's Validate supplies {}",
-                first.checked.deferred.join(", "),
-                if first.checked.deferred.len() == 1 {
-                    "it"
-                } else {
-                    "them"
-                }
-            );
-        }
-    }
-
-    let bar = progress_bar(days.len() as u64);
+    days: &mut [Day],
+    bar: &ProgressBar,
+) -> Result<Pending, Failure> {
     bar.set_message("looking up earlier attempts");
     let mut queue = VecDeque::new();
     let mut running = Vec::new();
@@ -202,12 +243,24 @@ pub async fn run(
             }
         }
     }
+    Ok(Pending { queue, running })
+}
 
-    if args.dry_run {
-        bar.finish_and_clear();
-        return Ok(report(&days, format, true));
-    }
-
+/// Starts the queued days, at most --concurrency running at once, and polls every running day
+/// until it ends.
+async fn drive(
+    args: &Args,
+    aws: &Aws,
+    state_machine: &str,
+    days: &mut [Day],
+    pending: Pending,
+    bar: &ProgressBar,
+) -> Result<(), Failure> {
+    let (client, format) = (&aws.client, aws.format);
+    let Pending {
+        mut queue,
+        mut running,
+    } = pending;
     while !queue.is_empty() || !running.is_empty() {
         while running.len() < args.concurrency {
             let Some(i) = queue.pop_front() else { break };
@@ -282,27 +335,28 @@ pub async fn run(
         }
         running = still;
     }
-    bar.finish_and_clear();
-    let text = report(&days, format, false);
-    if days
+    Ok(())
+}
+
+/// The final table; when a day failed it goes to stdout here and the command exits 1.
+fn summarize(days: &[Day], format: Format) -> Result<String, Failure> {
+    let text = report(days, format, false);
+    let failed: Vec<String> = days
         .iter()
-        .any(|d| matches!(d.outcome, Outcome::Failed { .. }))
-    {
-        // The table still goes to stdout; the exit code says some day failed.
-        println!("{text}");
-        let failed: Vec<String> = days
-            .iter()
-            .filter(|d| matches!(d.outcome, Outcome::Failed { .. }))
-            .map(|d| d.day.to_string())
-            .collect();
-        return Err(Failure::failed(format!(
-            "{} of {} day(s) failed: {}; rerun the same command to retry them",
-            failed.len(),
-            days.len(),
-            failed.join(", ")
-        )));
+        .filter(|d| matches!(d.outcome, Outcome::Failed { .. }))
+        .map(|d| d.day.to_string())
+        .collect();
+    if failed.is_empty() {
+        return Ok(text);
     }
-    Ok(text)
+    // The table still goes to stdout; the exit code says some day failed.
+    println!("{text}");
+    Err(Failure::failed(format!(
+        "{} of {} day(s) failed: {}; rerun the same command to retry them",
+        failed.len(),
+        days.len(),
+        failed.join(", ")
+    )))
 }
 
 fn derived_arn(state_machine: &str, name: &str) -> Result<String, Failure> {
@@ -443,18 +497,18 @@ mod tests {
 
     fn args(from: &str, to: &str) -> Args {
         Args {
-            flags: Flags {
-                table: "demo_master.orders".into(),
-                key: Some("o_orderdate".into()),
-                ..Flags::default()
-            },
+            table: "demo_master.orders".into(),
             from: from.parse().unwrap(),
             to: to.parse().unwrap(),
             concurrency: 2,
-            run_tag: "manual".into(),
             poll: Duration::from_secs(1),
-            strict: false,
             dry_run: false,
+            input: None,
+            unload: Unload {
+                key: Some("o_orderdate".into()),
+                run_tag: "manual".into(),
+                ..Unload::default()
+            },
         }
     }
 
@@ -486,10 +540,10 @@ mod tests {
         a.concurrency = 0;
         assert!(plan_requests(&a, &defaults).is_err());
         let mut a = args("1992-02-01", "1992-02-02");
-        a.run_tag = "no spaces".into();
+        a.unload.run_tag = "no spaces".into();
         assert!(plan_requests(&a, &defaults).is_err());
         let mut a = args("1992-02-01", "1992-02-02");
-        a.flags.table = "not a table".into();
+        a.table = "not a table".into();
         assert_eq!(
             plan_requests(&a, &defaults).unwrap_err().exit_code,
             crate::failure::REFUSED
@@ -565,11 +619,16 @@ mod tests {
                     .unwrap()
             });
             let client = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&describe, &start]);
+            let aws = Aws {
+                client,
+                state_machine_arn: Some(MACHINE.into()),
+                format: Format::Json,
+            };
 
             let mut a = args("1992-02-01", "1992-02-03");
-            a.run_tag = "t".into();
+            a.unload.run_tag = "t".into();
             a.poll = Duration::from_millis(1);
-            let err = run(&client, MACHINE, &a, Format::Json).await.unwrap_err();
+            let err = a.run(&aws).await.unwrap_err();
             assert_eq!(
                 err.message,
                 "1 of 3 day(s) failed: 1992-02-03; rerun the same command to retry them"
@@ -584,9 +643,7 @@ mod tests {
 
             // Nothing changed since: a dry run plans only the failed day, as its attempt 2.
             a.dry_run = true;
-            let plan: Value =
-                serde_json::from_str(&run(&client, MACHINE, &a, Format::Json).await.unwrap())
-                    .unwrap();
+            let plan: Value = serde_json::from_str(&a.run(&aws).await.unwrap()).unwrap();
             let actions: Vec<(&str, u64)> = plan
                 .as_array()
                 .unwrap()

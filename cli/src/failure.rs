@@ -27,3 +27,27 @@ impl Failure {
         }
     }
 }
+
+/// The CLI meets an `UnloadError` only from its local checks (the request, the UNLOAD_* and
+/// POLL_* environment), so it is always input the tool refuses; the kind leads, as in the
+/// workflow's errors.
+impl From<unload_core::UnloadError> for Failure {
+    fn from(err: unload_core::UnloadError) -> Self {
+        Self::refused(format!("{}: {err}", err.kind()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use unload_core::UnloadError;
+
+    #[test]
+    fn an_unload_error_is_refused_with_its_kind_first() {
+        let failure = Failure::from(UnloadError::ConfigurationError(
+            "POLL_MIN_SECONDS: bad".into(),
+        ));
+        assert_eq!(failure.message, "ConfigurationError: POLL_MIN_SECONDS: bad");
+        assert_eq!(failure.exit_code, REFUSED);
+    }
+}

@@ -1,4 +1,5 @@
-//! The execution input `start` and `backfill` send, and the local check before sending it (pure).
+//! The execution input `start` and `backfill` send, their shared flags, and the local check
+//! before sending it (pure, but for the note `note_deferred` prints).
 //!
 //! The check is the validate Lambda's own code (`unload_core::request::normalize`) with the same
 //! UNLOAD_* environment defaults. Four defaults usually live only on the Lambda
@@ -14,28 +15,41 @@
 
 use crate::failure::Failure;
 use crate::naming::Scope;
+use crate::output::Format;
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
 use unload_core::request::{env, normalize, RequestDefaults};
 
-/// The unload the command line describes.
-#[derive(Debug, Clone, Default)]
-pub struct Flags {
-    pub table: String,
-    pub day: Option<NaiveDate>,
+/// The unload flags `start` and `backfill` share.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Unload {
+    /// The day partition key column (default: the workflow's UNLOAD_DEFAULT_DAY_PARTITION_KEY).
+    #[arg(long, value_name = "COLUMN", conflicts_with = "input")]
     pub key: Option<String>,
+    /// File format (default: the workflow's UNLOAD_DEFAULT_FILE_FORMAT, else parquet).
+    #[arg(long, value_parser = ["parquet", "orc", "json", "csv", "avro"], conflicts_with = "input")]
     pub format: Option<String>,
+    /// Write mode (default: the workflow's UNLOAD_DEFAULT_WRITE_MODE, else overwrite).
+    #[arg(long, value_parser = ["overwrite", "append"], conflicts_with = "input")]
     pub write_mode: Option<String>,
+    /// Part of the execution name: the same table, day and tag is the same execution. Use a new
+    /// tag to run an unload again on purpose.
+    #[arg(long, default_value = "manual", value_name = "TAG")]
+    pub run_tag: String,
+    /// Refuse locally when a default the workflow would supply (S3 path, Glue connection,
+    /// partition key) is not set in this environment either.
+    #[arg(long)]
+    pub strict: bool,
 }
 
-/// The request for `flags`: a day when `flags.day` is set, else the whole table.
-pub fn input_from_flags(flags: &Flags) -> Value {
+/// The request for `table`: a day when `day` is set, else the whole table.
+pub fn input_from_flags(table: &str, day: Option<NaiveDate>, flags: &Unload) -> Value {
     let mut input = Map::new();
     let mut put = |key: &str, value: &str| {
         input.insert(key.to_string(), Value::String(value.to_string()));
     };
-    put("PrefixedTablename", &flags.table);
-    match flags.day {
+    put("PrefixedTablename", table);
+    match day {
         Some(day) => {
             put("SnapshotYN", "y");
             put("DayPartitionValue", &day.format("%Y-%m-%d").to_string());
@@ -70,6 +84,22 @@ impl Checked {
     /// same text (Step Functions' idempotency compares the input too).
     pub fn input_text(&self) -> String {
         self.input.to_string()
+    }
+
+    /// Says on stderr (text output only) which defaults the workflow will supply.
+    pub fn note_deferred(&self, format: Format) {
+        if self.deferred.is_empty() || format != Format::Text {
+            return;
+        }
+        eprintln!(
+            "note: {} not set here; the workflow's Validate supplies {}",
+            self.deferred.join(", "),
+            if self.deferred.len() == 1 {
+                "it"
+            } else {
+                "them"
+            }
+        );
     }
 }
 
@@ -132,12 +162,13 @@ pub fn check(
     }
     let request =
         normalize(&Value::Object(fields.clone()), &lenient, default_day).map_err(|e| {
-            let hint = if strict {
-                " (--strict: every default must be set here)"
-            } else {
-                ""
-            };
-            Failure::refused(format!("{}: {e}{hint}", e.kind()))
+            let mut failure = Failure::from(e);
+            if strict {
+                failure
+                    .message
+                    .push_str(" (--strict: every default must be set here)");
+            }
+            failure
         })?;
     let scope = request.scope;
     if let Scope::Full = scope {
@@ -174,18 +205,18 @@ mod tests {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
     }
 
-    fn flags(day_: Option<&str>) -> Flags {
-        Flags {
-            table: "Demo_Master.Orders".into(),
-            day: day_.map(day),
+    const TABLE: &str = "Demo_Master.Orders";
+
+    fn flags() -> Unload {
+        Unload {
             key: Some("o_orderdate".into()),
-            ..Flags::default()
+            ..Unload::default()
         }
     }
 
     #[test]
     fn a_day_from_flags_passes_deferring_the_lambda_only_defaults() {
-        let input = input_from_flags(&flags(Some("1998-07-21")));
+        let input = input_from_flags(TABLE, Some(day("1998-07-21")), &flags());
         let checked = check(input, &RequestDefaults::default(), day("2026-11-25"), false).unwrap();
         assert_eq!(checked.table, "demo_master.orders");
         assert_eq!(checked.scope, Scope::Day(day("1998-07-21").into()));
@@ -203,7 +234,7 @@ mod tests {
 
     #[test]
     fn strict_refuses_what_the_lambda_would_have_to_supply() {
-        let input = input_from_flags(&flags(Some("1998-07-21")));
+        let input = input_from_flags(TABLE, Some(day("1998-07-21")), &flags());
         let err = check(input, &RequestDefaults::default(), day("2026-11-25"), true).unwrap_err();
         assert!(
             err.message.starts_with("InvalidRequest: s3FilePath"),
@@ -215,20 +246,18 @@ mod tests {
 
     #[test]
     fn a_day_without_a_key_defers_the_key_but_a_full_table_does_not_need_one() {
-        let mut f = flags(Some("1998-07-21"));
+        let mut f = flags();
         f.key = None;
         let checked = check(
-            input_from_flags(&f),
+            input_from_flags(TABLE, Some(day("1998-07-21")), &f),
             &RequestDefaults::default(),
             day("2026-11-25"),
             false,
         )
         .unwrap();
         assert!(checked.deferred.contains(&env::DAY_PARTITION_KEY));
-        let mut f = flags(None);
-        f.key = None;
         let checked = check(
-            input_from_flags(&f),
+            input_from_flags(TABLE, None, &f),
             &RequestDefaults::default(),
             day("2026-11-25"),
             false,
@@ -240,10 +269,10 @@ mod tests {
 
     #[test]
     fn real_refusals_are_still_refused() {
-        let mut f = flags(Some("1998-07-21"));
+        let mut f = flags();
         f.format = Some("xml".into());
         let err = check(
-            input_from_flags(&f),
+            input_from_flags(TABLE, Some(day("1998-07-21")), &f),
             &RequestDefaults::default(),
             day("2026-11-25"),
             false,

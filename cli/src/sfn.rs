@@ -2,6 +2,7 @@
 //! every SDK error turned into one line (`code: message`, or what failed to reach the endpoint).
 
 use crate::failure::Failure;
+use crate::output::Format;
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
@@ -20,6 +21,26 @@ pub async fn client(region: Option<String>, profile: Option<String>) -> Client {
         loader = loader.profile_name(profile);
     }
     Client::new(&loader.load().await)
+}
+
+/// What the Step Functions commands run against: the client, and the global options they read.
+pub struct Aws {
+    pub client: Client,
+    /// --state-machine (or UNLOADCTL_STATE_MACHINE_ARN), when given.
+    pub state_machine_arn: Option<String>,
+    pub format: Format,
+}
+
+impl Aws {
+    /// The state machine, which start, backfill and status cannot do without.
+    pub fn state_machine(&self) -> Result<&str, Failure> {
+        self.state_machine_arn.as_deref().ok_or_else(|| {
+            Failure::refused(
+                "no state machine: pass --state-machine ARN or set UNLOADCTL_STATE_MACHINE_ARN \
+                 (the SAM stack's StateMachineArn output)",
+            )
+        })
+    }
 }
 
 /// An execution's status, as the commands reason about it.

@@ -1,32 +1,58 @@
 //! `unloadctl start`: check one request locally, then StartExecution under its deterministic name.
 
-use crate::commands::read_input;
+use crate::args::parse_day;
 use crate::failure::Failure;
 use crate::naming;
 use crate::output::Format;
-use crate::request::{self, Flags};
-use crate::sfn::{self, Started};
-use aws_sdk_sfn::Client;
+use crate::request::{self, Unload};
+use crate::sfn::{self, Aws, Started};
+use crate::validate::read_input;
 use chrono::{NaiveDate, Utc};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use unload_core::request::RequestDefaults;
 
+/// Start one unload (a day or the whole table); print the execution ARN.
+///
+/// Checks the request locally first (the validate Lambda's code), then starts an execution named <schema>-<table>-<day|full>-<run tag>. Starting the same unload again while
+/// it runs returns the running execution; once it has finished, the name is taken (use another
+/// --run-tag). Prints the execution ARN.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  unloadctl start --table demo_master.orders --day 1998-07-21 --key o_orderdate\n  unloadctl start --table demo_master.orders --full --format orc\n  unloadctl start --input events/schedule-daily.json --run-tag rerun-1"
+)]
 pub struct Args {
-    /// The unload; no day means the whole table.
-    pub flags: Flags,
+    /// The table, schema.table.
+    #[arg(
+        long,
+        value_name = "SCHEMA.TABLE",
+        required_unless_present = "input",
+        conflicts_with = "input"
+    )]
+    pub table: Option<String>,
+    /// Unload this day partition.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day,
+          required_unless_present_any = ["full", "input"], conflicts_with_all = ["full", "input"])]
+    pub day: Option<NaiveDate>,
+    /// Unload the whole table (one folder per day when a partition key is set).
+    #[arg(long, conflicts_with = "input")]
+    pub full: bool,
+    /// Send this request file (the schedule's JSON) instead; its scope and day are made
+    /// explicit (SnapshotYN, DayPartitionValue) before sending.
+    #[arg(long, value_name = "FILE")]
     pub input: Option<PathBuf>,
-    pub run_tag: String,
-    pub strict: bool,
+    #[command(flatten)]
+    pub unload: Unload,
 }
 
-/// The checked request and its execution name (no AWS call).
+/// The checked request and its execution name (no AWS call). No --day means the whole table:
+/// clap has seen to --full (or --input) then.
 pub fn prepare(
     args: &Args,
     defaults: &RequestDefaults,
     default_day: NaiveDate,
 ) -> Result<(request::Checked, String), Failure> {
-    naming::check_run_tag(&args.run_tag).map_err(Failure::refused)?;
+    naming::check_run_tag(&args.unload.run_tag).map_err(Failure::refused)?;
     let input = match &args.input {
         Some(path) => {
             let text = read_input(Some(path))?;
@@ -35,80 +61,71 @@ pub fn prepare(
                 Failure::refused(format!("{} is not valid JSON: {e}", path.display()))
             })?
         }
-        None => request::input_from_flags(&args.flags),
+        None => request::input_from_flags(
+            args.table.as_deref().unwrap_or_default(),
+            args.day,
+            &args.unload,
+        ),
     };
-    let checked = request::check(input, defaults, default_day, args.strict)?;
-    let name = naming::base_name(&checked.table, checked.scope, &args.run_tag);
+    let checked = request::check(input, defaults, default_day, args.unload.strict)?;
+    let name = naming::base_name(&checked.table, checked.scope, &args.unload.run_tag);
     Ok((checked, name))
 }
 
-pub async fn run(
-    client: &Client,
-    state_machine: &str,
-    args: &Args,
-    format: Format,
-) -> Result<String, Failure> {
-    let defaults = RequestDefaults::from_env();
-    let default_day = defaults
-        .default_day(Utc::now())
-        .map_err(|e| Failure::refused(format!("{}: {e}", e.kind())))?;
-    let (checked, name) = prepare(args, &defaults, default_day)?;
-    // Same name and input while the first still runs: Step Functions returns that one. Look
-    // first, only to say so.
-    let derived = naming::execution_arn(state_machine, &name);
-    let running_before = match &derived {
-        Some(arn) => sfn::describe(client, arn)
-            .await?
-            .is_some_and(|e| e.status.is_running()),
-        None => false,
-    };
-    match sfn::start(client, state_machine, &name, &checked.input_text()).await? {
-        Started::Arn { arn, started } => {
-            let existing = running_before;
-            if !checked.deferred.is_empty() && format == Format::Text {
-                eprintln!(
-                    "note: {} not set here; the workflow's Validate supplies {}",
-                    checked.deferred.join(", "),
-                    if checked.deferred.len() == 1 {
-                        "it"
-                    } else {
-                        "them"
+impl Args {
+    pub async fn run(&self, aws: &Aws) -> Result<String, Failure> {
+        let (client, format) = (&aws.client, aws.format);
+        let state_machine = aws.state_machine()?;
+        let defaults = RequestDefaults::from_env();
+        let default_day = defaults.default_day(Utc::now())?;
+        let (checked, name) = prepare(self, &defaults, default_day)?;
+        // Same name and input while the first still runs: Step Functions returns that one. Look
+        // first, only to say so.
+        let derived = naming::execution_arn(state_machine, &name);
+        let running_before = match &derived {
+            Some(arn) => sfn::describe(client, arn)
+                .await?
+                .is_some_and(|e| e.status.is_running()),
+            None => false,
+        };
+        match sfn::start(client, state_machine, &name, &checked.input_text()).await? {
+            Started::Arn { arn, started } => {
+                let existing = running_before;
+                checked.note_deferred(format);
+                Ok(match format {
+                    Format::Text => {
+                        if existing {
+                            eprintln!(
+                                "already running since {} (same name and input): not started again",
+                                started.format("%H:%M:%S UTC")
+                            );
+                        }
+                        arn
                     }
-                );
+                    Format::Json => json!({"execution_arn": arn, "name": name,
+                                            "started_at": started.to_rfc3339(), "already_running": existing,
+                                            "input": checked.input})
+                    .to_string(),
+                })
             }
-            Ok(match format {
-                Format::Text => {
-                    if existing {
-                        eprintln!(
-                            "already running since {} (same name and input): not started again",
-                            started.format("%H:%M:%S UTC")
-                        );
-                    }
-                    arn
-                }
-                Format::Json => json!({"execution_arn": arn, "name": name,
-                                        "started_at": started.to_rfc3339(), "already_running": existing,
-                                        "input": checked.input})
-                .to_string(),
-            })
-        }
-        Started::NameTaken => {
-            let arn = derived.unwrap_or_else(|| name.clone());
-            let detail = match sfn::describe(client, &arn).await? {
-                Some(e) if e.status.is_running() => format!(
-                    "is running with a different input (started {})",
-                    e.started.format("%Y-%m-%d %H:%M:%S UTC")
-                ),
-                Some(e) => format!(
-                    "already ran: {} (started {})",
-                    e.status.name(),
-                    e.started.format("%Y-%m-%d %H:%M:%S UTC")
-                ),
-                None => "already exists".to_string(),
-            };
-            Err(Failure::failed(format!(
-                "ExecutionAlreadyExists: {name} {detail}: {arn}; pass another --run-tag to start a new one (backfill retries failed days by itself)"
-            )))
+            Started::NameTaken => {
+                let arn = derived.unwrap_or_else(|| name.clone());
+                let detail = match sfn::describe(client, &arn).await? {
+                    Some(e) if e.status.is_running() => format!(
+                        "is running with a different input (started {})",
+                        e.started.format("%Y-%m-%d %H:%M:%S UTC")
+                    ),
+                    Some(e) => format!(
+                        "already ran: {} (started {})",
+                        e.status.name(),
+                        e.started.format("%Y-%m-%d %H:%M:%S UTC")
+                    ),
+                    None => "already exists".to_string(),
+                };
+                Err(Failure::failed(format!(
+                    "ExecutionAlreadyExists: {name} {detail}: {arn}; pass another --run-tag to start a new one (backfill retries failed days by itself)"
+                )))
+            }
         }
     }
 }
@@ -119,15 +136,14 @@ mod tests {
 
     fn args(day: Option<&str>) -> Args {
         Args {
-            flags: Flags {
-                table: "demo_master.orders".into(),
-                day: day.map(|d| d.parse().unwrap()),
-                key: None,
-                ..Flags::default()
-            },
+            table: Some("demo_master.orders".into()),
+            day: day.map(|d| d.parse().unwrap()),
+            full: day.is_none(),
             input: None,
-            run_tag: "manual".into(),
-            strict: false,
+            unload: Unload {
+                run_tag: "manual".into(),
+                ..Unload::default()
+            },
         }
     }
 

@@ -2,8 +2,7 @@
 
 use crate::failure::Failure;
 use crate::output::{self, Format};
-use crate::sfn::{self, Execution};
-use aws_sdk_sfn::Client;
+use crate::sfn::{self, Aws, Execution};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde_json::{json, Value};
 
@@ -146,50 +145,57 @@ pub fn render(rows: &[Row], format: Format) -> String {
     }
 }
 
+/// List recent executions: status, table, day, duration, rows and bytes.
+///
+/// Newest first. Rows and bytes come from the report in the execution's output; a failed
+/// execution's error is shown below the table.
+#[derive(clap::Args)]
 pub struct Args {
+    /// Only this table (schema.table).
+    #[arg(long, value_name = "SCHEMA.TABLE")]
     pub table: Option<String>,
+    /// Only executions started since a day (YYYY-MM-DD, UTC) or within an age (30m, 12h, 7d).
+    #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
+    /// At most this many executions.
+    #[arg(long, default_value_t = 20, value_name = "N")]
     pub limit: usize,
 }
 
-pub async fn run(
-    client: &Client,
-    state_machine: &str,
-    args: &Args,
-    format: Format,
-) -> Result<String, Failure> {
-    let now = Utc::now();
-    let since = args
-        .since
-        .as_deref()
-        .map(|s| parse_since(s, now))
-        .transpose()?;
-    let table = args.table.as_deref().map(str::to_lowercase);
-    // With a table filter, look further back: other tables' executions are skipped.
-    let scan = if table.is_some() {
-        args.limit * 20
-    } else {
-        args.limit
-    };
-    let listed = sfn::list(client, state_machine, since, scan.max(1)).await?;
-    let mut rows = Vec::new();
-    for arn in listed {
-        if rows.len() >= args.limit {
-            break;
+impl Args {
+    pub async fn run(&self, aws: &Aws) -> Result<String, Failure> {
+        let (client, format) = (&aws.client, aws.format);
+        let state_machine = aws.state_machine()?;
+        let limit = self.limit.max(1);
+        let now = Utc::now();
+        let since = self
+            .since
+            .as_deref()
+            .map(|s| parse_since(s, now))
+            .transpose()?;
+        let table = self.table.as_deref().map(str::to_lowercase);
+        // With a table filter, look further back: other tables' executions are skipped.
+        let scan = if table.is_some() { limit * 20 } else { limit };
+        let listed = sfn::list(client, state_machine, since, scan.max(1)).await?;
+        let mut rows = Vec::new();
+        for arn in listed {
+            if rows.len() >= limit {
+                break;
+            }
+            let Some(execution) = sfn::describe(client, &arn).await? else {
+                continue;
+            };
+            let row = row(&execution, now);
+            if table.is_some() && row.table != table {
+                continue;
+            }
+            rows.push(row);
         }
-        let Some(execution) = sfn::describe(client, &arn).await? else {
-            continue;
-        };
-        let row = row(&execution, now);
-        if table.is_some() && row.table != table {
-            continue;
+        if rows.is_empty() && format == Format::Text {
+            return Ok("no executions".to_string());
         }
-        rows.push(row);
+        Ok(render(&rows, format))
     }
-    if rows.is_empty() && format == Format::Text {
-        return Ok("no executions".to_string());
-    }
-    Ok(render(&rows, format))
 }
 
 #[cfg(test)]

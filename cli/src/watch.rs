@@ -1,14 +1,27 @@
 //! `unloadctl watch`: follows an execution's history, one line per state entered or exited.
 
+use crate::args::poll_seconds;
 use crate::failure::Failure;
 use crate::naming;
 use crate::output::{self, Format};
-use crate::sfn::{self, Event, Status};
-use aws_sdk_sfn::Client;
+use crate::sfn::{self, Aws, Event, Status};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::time::Duration;
+
+/// Follow an execution live; exit 0 when it succeeds, 1 when it fails.
+///
+/// One line per state entered or exited with the time since the start, the Glue run state after each poll, and on failure the error and cause. Exits 0 when
+/// the execution succeeds, 1 when it fails, times out or is aborted.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The execution ARN, or its name (needs --state-machine).
+    pub execution: String,
+    /// Seconds between looks at the history.
+    #[arg(long = "poll-seconds", default_value = "2", value_name = "SECONDS", value_parser = poll_seconds)]
+    pub poll: Duration,
+}
 
 /// Turns history events into lines (pure: the follow loop feeds it what the API returns).
 pub struct Narrator {
@@ -171,43 +184,42 @@ pub fn resolve(execution: &str, state_machine: Option<&str>) -> Result<String, F
         .ok_or_else(|| Failure::refused(format!("{machine} is not a state machine ARN")))
 }
 
-pub async fn run(
-    client: &Client,
-    arn: &str,
-    poll: Duration,
-    format: Format,
-) -> Result<String, Failure> {
-    let first = sfn::describe(client, arn)
-        .await?
-        .ok_or_else(|| Failure::failed(format!("no execution {arn}")))?;
-    if format == Format::Text {
-        println!(
-            "watching {} (started {})",
-            first.name,
-            first.started.format("%Y-%m-%d %H:%M:%S UTC")
-        );
-    }
-    let mut narrator = Narrator::new(first.started);
-    let mut seen = 0;
-    loop {
-        // Describe first: an execution that ended has its whole history by now.
-        let execution = sfn::describe(client, arn)
+impl Args {
+    pub async fn run(&self, aws: &Aws) -> Result<String, Failure> {
+        let (client, format) = (&aws.client, aws.format);
+        let arn = &resolve(&self.execution, aws.state_machine_arn.as_deref())?;
+        let first = sfn::describe(client, arn)
             .await?
-            .ok_or_else(|| Failure::failed(format!("execution {arn} disappeared")))?;
-        for event in sfn::history(client, arn, seen).await? {
-            seen = seen.max(event.id);
-            if let Some(line) = narrator.line(&event) {
-                match format {
-                    Format::Text => println!("{}", line.text()),
-                    Format::Json => println!("{}", line.json()),
+            .ok_or_else(|| Failure::failed(format!("no execution {arn}")))?;
+        if format == Format::Text {
+            println!(
+                "watching {} (started {})",
+                first.name,
+                first.started.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+        }
+        let mut narrator = Narrator::new(first.started);
+        let mut seen = 0;
+        loop {
+            // Describe first: an execution that ended has its whole history by now.
+            let execution = sfn::describe(client, arn)
+                .await?
+                .ok_or_else(|| Failure::failed(format!("execution {arn} disappeared")))?;
+            for event in sfn::history(client, arn, seen).await? {
+                seen = seen.max(event.id);
+                if let Some(line) = narrator.line(&event) {
+                    match format {
+                        Format::Text => println!("{}", line.text()),
+                        Format::Json => println!("{}", line.json()),
+                    }
                 }
             }
+            let _ = std::io::stdout().flush();
+            if !execution.status.is_running() {
+                return finish(&execution, format);
+            }
+            tokio::time::sleep(self.poll).await;
         }
-        let _ = std::io::stdout().flush();
-        if !execution.status.is_running() {
-            return finish(&execution, format);
-        }
-        tokio::time::sleep(poll).await;
     }
 }
 
