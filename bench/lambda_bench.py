@@ -391,7 +391,7 @@ def prime(stack, binaries: Path, work: Path, envs: dict, logs: Path) -> dict[str
     state["job"] = call("ensure-job", state)
     start_payload = dict(state)
     state["run"] = call("start-run", state)
-    glue = stack.client("glue")
+    glue = stack.queries.client("glue")
     deadline = time.monotonic() + 180
     while True:
         run = glue.get_job_run(JobName=state["job"]["name"], RunId=state["run"]["id"])["JobRun"]

@@ -77,10 +77,10 @@ def demo_phases() -> dict:
     with local_stack.Stack(state, rows=DEMO_ROWS, say=say) as stack:
         stack_start = time.monotonic() - wall
         began = time.monotonic()
-        arn = stack.start_execution(request)
-        result = stack.wait(arn, timeout=600)
+        arn = stack.queries.start_execution(request)
+        result = stack.queries.wait(arn, timeout=600)
         execution_wall = time.monotonic() - began
-        history = stack.history(arn)
+        history = stack.queries.history(arn)
         stop_began = time.monotonic()
     stop_seconds = time.monotonic() - stop_began
     subprocess.run(["rm", "-rf", str(state)])

@@ -13,7 +13,8 @@ moto's Step Functions engine sends its Lambda calls to http://localhost:$MOTO_PO
 itself listens on another port and MOTO_PORT names the Lambda gateway's (local/lambda_gateway.py:
 cargo lambda watch behind the Invoke API's exact answers).
 
-Used by `make demo` (python local/stack.py demo) and by tests/e2e.
+Used by `make demo` (python local/stack.py demo) and by tests/e2e. What they ask the running
+stack (executions, the lake, the warehouse, metrics) is local/stack_queries.py: `stack.queries`.
 """
 from __future__ import annotations
 
@@ -24,10 +25,8 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lambda_gateway  # noqa: E402
 from asl import asl_text, substitute  # noqa: E402
 import pgcluster  # noqa: E402
+from stack_queries import NAMESPACE, REGION, StackError, StackQueries  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "debug"
-REGION = "us-east-1"
 ACCOUNT = "123456789012"
 CONNECTION = "local-warehouse"
 STACK_NAME = "local"  # the job name prefix and owner tag a deployed stack would use
@@ -47,7 +46,6 @@ LAKE_BUCKET = "datalake"
 ARTIFACTS_BUCKET = "artifacts"
 SCRIPT_KEY = "glue-scripts/unload_table.py"
 STATE_MACHINE = "redshift-unload"
-NAMESPACE = "RedshiftUnload"
 FUNCTIONS = {
     "ValidateFunctionArn": "validate",
     "EnsureJobFunctionArn": "ensure-job",
@@ -56,11 +54,6 @@ FUNCTIONS = {
     "ReportFunctionArn": "report",
 }
 BINARIES = ["validate", "ensure-job", "start-run", "check-status", "report", "glue-local", "s3-local"]
-TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
-
-
-class StackError(RuntimeError):
-    pass
 
 
 def free_port() -> int:
@@ -116,9 +109,7 @@ class Stack:
     ports: dict = field(default_factory=dict)
     cluster: pgcluster.Cluster | None = None
     gateway: object = None
-    _clients: dict = field(default_factory=dict)
-    _clients_lock: threading.Lock = field(default_factory=threading.Lock)
-    state_machine_arn: str = ""
+    queries: StackQueries | None = None  # once every endpoint is up
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -173,13 +164,16 @@ class Stack:
         self._wait_for(lambda: port_open(self.ports["lambda"]), "cargo lambda watch", 120)
         self.say(f"  lambdas     cargo lambda watch on 127.0.0.1:{self.ports['lambda']} "
                  f"({', '.join(FUNCTIONS.values())})")
+        self.queries = StackQueries(
+            self.state_dir, {"s3": f"http://127.0.0.1:{self.ports['s3']}", "glue": f"http://127.0.0.1:{self.ports['glue']}"},
+            self.moto_url, self.cluster.dsn, lambda: self._check_processes("died during the execution"))
         self.deploy()
 
     def stop(self) -> None:
         for process in reversed(self.processes):
             process.stop()
         self.processes.clear()
-        self._clients.clear()
+        self.queries = None
         if self.gateway is not None:
             self.gateway.shutdown()
             self.gateway.server_close()
@@ -227,11 +221,15 @@ class Stack:
         while time.monotonic() < deadline:
             if check():
                 return
-            for p in self.processes:
-                if not p.alive():
-                    raise StackError(f"{p.name} exited while waiting for {what}:\n{p.tail()}")
+            self._check_processes(f"exited while waiting for {what}")
             time.sleep(0.2)
         raise StackError(f"{what} was not ready within {timeout:.0f} s")
+
+    def _check_processes(self, doing: str) -> None:
+        """Raises StackError, with the end of its log, when one of the processes has ended."""
+        for p in self.processes:
+            if not p.alive():
+                raise StackError(f"{p.name} {doing}:\n{p.tail()}")
 
     @staticmethod
     def _post(url: str, body: dict) -> None:
@@ -281,113 +279,25 @@ class Stack:
             "METRICS_NAMESPACE": NAMESPACE,
         }
 
-    def client(self, service: str):
-        """A boto3 client for one of the stack's services, built once: building one costs tens of
-        milliseconds, and `wait` polls twice a second."""
-        with self._clients_lock:
-            if service not in self._clients:
-                import boto3
-                from botocore.config import Config
-                endpoint = {"s3": f"http://127.0.0.1:{self.ports['s3']}", "glue": f"http://127.0.0.1:{self.ports['glue']}"}
-                self._clients[service] = boto3.client(
-                    service, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test",
-                    endpoint_url=endpoint.get(service, self.moto_url),
-                    config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
-            return self._clients[service]
-
     # ---- "deployment" ------------------------------------------------------------------------
 
     def deploy(self) -> None:
         """What `sam deploy` does, locally: buckets, the script upload, the state machine."""
-        s3 = self.client("s3")
+        s3 = self.queries.client("s3")
         for bucket in (LAKE_BUCKET, ARTIFACTS_BUCKET):
             if not (self.state_dir / "s3" / bucket).is_dir():
                 s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=SCRIPT_KEY, Body=(ROOT / "glue-scripts" / "unload_table.py").read_bytes())
-        sfn = self.client("stepfunctions")
+        sfn = self.queries.client("stepfunctions")
         definition = local_definition(asl_text())
-        self.state_machine_arn = sfn.create_state_machine(
+        self.queries.state_machine_arn = sfn.create_state_machine(
             name=STATE_MACHINE, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/local-sfn")["stateMachineArn"]
         self.say(f"  deployed    script s3://{ARTIFACTS_BUCKET}/{SCRIPT_KEY}, state machine {STATE_MACHINE}")
 
-    # ---- running executions ------------------------------------------------------------------
+    @property
+    def state_machine_arn(self) -> str:
+        return self.queries.state_machine_arn
 
-    def start_execution(self, request: dict, name: str | None = None) -> str:
-        """Starts an execution; the default name says what it unloads, as a schedule's would."""
-        if name is None:
-            what = f"{request.get('PrefixedTablename', 'request')}-{request.get('DayPartitionValue') or 'full'}"
-            name = "".join(c if c.isalnum() or c in "-_" else "-" for c in what)[:60] + "-" + uuid.uuid4().hex[:8]
-        return self.client("stepfunctions").start_execution(
-            stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(request))["executionArn"]
-
-    def wait(self, arn: str, timeout: float = 600, on_event=None) -> dict:
-        """Polls the execution until it ends; `on_event(event)` sees each new history event."""
-        sfn = self.client("stepfunctions")
-        seen = 0
-        deadline = time.monotonic() + timeout
-        while True:
-            description = sfn.describe_execution(executionArn=arn)
-            events = self.history(arn)
-            for event in events[seen:]:
-                if on_event:
-                    on_event(event)
-            seen = len(events)
-            if description["status"] in TERMINAL:
-                return description
-            if time.monotonic() > deadline:
-                raise StackError(f"execution {arn} still {description['status']} after {timeout:.0f} s")
-            for p in self.processes:
-                if not p.alive():
-                    raise StackError(f"{p.name} died during the execution:\n{p.tail()}")
-            time.sleep(0.5)
-
-    def history(self, arn: str) -> list[dict]:
-        sfn = self.client("stepfunctions")
-        events, token = [], None
-        while True:
-            kwargs = {"executionArn": arn, "maxResults": 1000}
-            if token:
-                kwargs["nextToken"] = token
-            page = sfn.get_execution_history(**kwargs)
-            events.extend(page["events"])
-            token = page.get("nextToken")
-            if not token:
-                return events
-
-    def lake_path(self, uri: str) -> Path:
-        """The folder behind an s3:// URI of the local S3."""
-        return self.state_dir / "s3" / uri.removeprefix("s3://")
-
-    def warehouse_rows(self, table: str, key: str | None = None, day: str | None = None) -> int:
-        import psycopg
-        schema, name = table.split(".")
-        query = f'select count(*) from "{schema}"."{name}"'
-        params: tuple = ()
-        if key and day:
-            query += f' where "{key}" = %s::date'
-            params = (day,)
-        with psycopg.connect(self.cluster.dsn) as conn:
-            return conn.execute(query, params).fetchone()[0]
-
-    def metric_sums(self, table: str | None) -> dict[str, float]:
-        """Sum of every metric in our namespace, for one table or for the all-tables series."""
-        cw = self.client("cloudwatch")
-        listed = cw.list_metrics(Namespace=NAMESPACE)["Metrics"]
-
-        def total(name: str, dims: list) -> float:
-            stats = cw.get_metric_statistics(
-                Namespace=NAMESPACE, MetricName=name, Dimensions=dims,
-                StartTime=time.time() - 86_400, EndTime=time.time() + 3600, Period=86_400, Statistics=["Sum"])
-            return sum(p["Sum"] for p in stats["Datapoints"])
-
-        names = sorted({m["MetricName"] for m in listed})
-        if table:
-            dims = [{"Name": "TableName", "Value": table}]
-            return {n: total(n, dims) for n in names if any(m["MetricName"] == n and m.get("Dimensions") == dims for m in listed)}
-        # moto ignores an empty dimension filter (AWS matches only dimensionless data), so the
-        # all-tables series is everything minus the per-table series.
-        tables = {d["Value"] for m in listed for d in m.get("Dimensions", []) if d["Name"] == "TableName"}
-        return {n: total(n, []) - sum(total(n, [{"Name": "TableName", "Value": t}]) for t in tables) for n in names}
 
 def dotenv_value(value: str) -> str:
     """A value as a dotenv file (cargo lambda watch --env-file) reads it back unchanged: plain when
@@ -440,7 +350,7 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"   ready in {time.monotonic() - wall:.1f} s\n")
         print("== Request (the original sample's keys):")
         print("   " + json.dumps(request))
-        arn = stack.start_execution(request)
+        arn = stack.queries.start_execution(request)
         print(f"\n== Execution {arn.rsplit(':', 1)[-1]}")
         began = time.monotonic()
 
@@ -449,23 +359,23 @@ def run_demo(args: argparse.Namespace) -> int:
             if line:
                 print(f"   {time.monotonic() - began:6.1f} s  {line}", flush=True)
 
-        result = stack.wait(arn, on_event=show)
+        result = stack.queries.wait(arn, on_event=show)
         output = json.loads(result.get("output") or "{}")
         print(f"\n== Status: {result['status']}  ({time.monotonic() - began:.1f} s)")
         if result["status"] != "SUCCEEDED":
             print(f"   error: {result.get('error')}\n   cause: {result.get('cause')}")
             print(f"   logs:  {stack.state_dir / 'logs'}")
             return 1
-        print_outcome(stack, output)
+        print_outcome(stack.queries, output)
         if args.keep:
             keep_running(stack)
     print(f"\n== Stack stopped. Wall time {time.monotonic() - wall:.1f} s.")
     return 0
 
 
-def print_outcome(stack: Stack, output: dict) -> None:
+def print_outcome(queries: StackQueries, output: dict) -> None:
     request, report = output["request"], output["report"]
-    target = stack.lake_path(request["target_uri"])
+    target = queries.lake_path(request["target_uri"])
     print(f"\n== Files in {request['target_uri']}")
     total = 0
     for path in sorted(p for p in target.rglob("*") if p.is_file()):
@@ -474,7 +384,7 @@ def print_outcome(stack: Stack, output: dict) -> None:
         print(f"   {size:>12,}  {path.relative_to(target)}")
     print(f"   {total:>12,}  bytes in all")
     key, day = request.get("partition_key"), request.get("partition_value")
-    warehouse = stack.warehouse_rows(request["table"], key, day)
+    warehouse = queries.warehouse_rows(request["table"], key, day)
     where = f" where {key} = {day}" if day else ""
     print(f"\n== Rows: {report['rows']:,} landed, {warehouse:,} in the warehouse{where} "
           f"({'equal' if report['rows'] == warehouse else 'DIFFERENT'})")
@@ -483,7 +393,7 @@ def print_outcome(stack: Stack, output: dict) -> None:
     print("   " + json.dumps(json.loads(manifest.read_text()), indent=2).replace("\n", "\n   "))
     print(f"\n== CloudWatch metrics ({NAMESPACE}):")
     for table in (request["table"], None):
-        sums = stack.metric_sums(table)
+        sums = queries.metric_sums(table)
         label = f"TableName={table}" if table else "all tables"
         print(f"   {label:<32} " + ", ".join(f"{k}={v:g}" for k, v in sorted(sums.items())))
 

@@ -18,12 +18,12 @@ def no_leftover_faults(stack):
 
 def runs_of(stack, job_name, execution_arn):
     """The Glue runs of the job that this execution started (its --execution_id argument)."""
-    runs = stack.client("glue").get_job_runs(JobName=job_name, MaxResults=200)["JobRuns"]
+    runs = stack.queries.client("glue").get_job_runs(JobName=job_name, MaxResults=200)["JobRuns"]
     return [r for r in runs if r.get("Arguments", {}).get("--execution_id") == execution_arn]
 
 
 def task_errors(stack, arn):
-    return [e["taskFailedEventDetails"]["error"] for e in stack.history(arn) if e["type"] == "TaskFailed"]
+    return [e["taskFailedEventDetails"]["error"] for e in stack.queries.history(arn) if e["type"] == "TaskFailed"]
 
 
 def test_start_run_timing_out_after_the_glue_run_started_still_succeeds_with_one_run(stack):
@@ -39,13 +39,13 @@ def test_start_run_timing_out_after_the_glue_run_started_still_succeeds_with_one
 
 
 def test_a_report_killed_before_publishing_is_retried_and_counts_the_unload_once(stack):
-    before = stack.metric_sums(TABLE).get("UnloadSucceeded", 0)
+    before = stack.queries.metric_sums(TABLE).get("UnloadSucceeded", 0)
     stack.gateway.inject("report", "timeout-early")
     arn, result, _ = run(stack, request(DayPartitionValue=DAY))
 
     assert result["status"] == "SUCCEEDED", result.get("cause")
     assert task_errors(stack, arn) == ["Sandbox.Timedout"]
-    assert stack.metric_sums(TABLE).get("UnloadSucceeded", 0) == before + 1
+    assert stack.queries.metric_sums(TABLE).get("UnloadSucceeded", 0) == before + 1
 
 
 def test_a_crashed_check_status_is_lambda_unknown_and_is_retried(stack):
@@ -75,7 +75,7 @@ def final_state(stack, job, run_id, timeout=60):
     import time
     deadline = time.monotonic() + timeout
     while True:
-        state = stack.client("glue").get_job_run(JobName=job, RunId=run_id)["JobRun"]["JobRunState"]
+        state = stack.queries.client("glue").get_job_run(JobName=job, RunId=run_id)["JobRun"]["JobRunState"]
         if state not in ("STARTING", "RUNNING", "STOPPING", "WAITING") or time.monotonic() > deadline:
             return state
         time.sleep(0.5)
@@ -104,7 +104,7 @@ def test_glue_throttling_past_the_sdks_own_retries_is_retried_by_the_state_machi
 
 
 def create_job(stack, name, *, max_retries, owner):
-    glue = stack.client("glue")
+    glue = stack.queries.client("glue")
     glue.delete_job(JobName=name)
     glue.create_job(Name=name, Role="arn:aws:iam::123456789012:role/someone", MaxRetries=max_retries,
                     Command={"Name": "glueetl", "ScriptLocation": "s3://artifacts/glue-scripts/unload_table.py"},
@@ -120,7 +120,7 @@ def test_a_drifted_job_with_glue_retries_is_pinned_back_and_a_failed_run_has_one
     arn, result, out = run(stack, request(PrefixedTablename=table))
 
     assert (result["status"], result["error"]) == ("FAILED", "GlueRunFailed")
-    assert stack.client("glue").get_job(JobName=job)["Job"]["MaxRetries"] == 0
+    assert stack.queries.client("glue").get_job(JobName=job)["Job"]["MaxRetries"] == 0
     (only,) = runs_of(stack, job, arn)
     assert only["Attempt"] == 0 and only["JobRunState"] == "FAILED"
 
@@ -133,5 +133,5 @@ def test_a_job_another_stack_owns_is_refused_and_left_as_it_was(stack):
 
     assert (result["status"], result["error"]) == ("FAILED", "JobOwnedElsewhere")
     assert "redshift-unload:stack=prod" in result["cause"]
-    stored = stack.client("glue").get_job(JobName=job)["Job"]
+    stored = stack.queries.client("glue").get_job(JobName=job)["Job"]
     assert stored["MaxRetries"] == 1 and stored["Role"].endswith("role/someone")

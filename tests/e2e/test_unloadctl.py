@@ -40,7 +40,7 @@ def unloadctl(stack):
 
 
 def executions(stack, prefix):
-    sfn = stack.client("stepfunctions")
+    sfn = stack.queries.client("stepfunctions")
     names, token = [], None
     while True:
         page = sfn.list_executions(stateMachineArn=stack.state_machine_arn, maxResults=1000,
@@ -52,7 +52,7 @@ def executions(stack, prefix):
 
 
 def day_folder(stack, day, fmt="parquet"):
-    return stack.lake_path(f"s3://datalake/lake/demo_master/{fmt}/orders/{KEY}_key={day}/")
+    return stack.queries.lake_path(f"s3://datalake/lake/demo_master/{fmt}/orders/{KEY}_key={day}/")
 
 
 def test_start_is_idempotent_by_name_and_watch_follows_it_to_success(stack, unloadctl):
@@ -95,7 +95,7 @@ def test_a_backfill_lands_every_day_and_a_rerun_starts_nothing(stack, unloadctl)
         folder = day_folder(stack, d["day"])
         assert (folder / "_manifest.json").exists(), folder
         assert json.loads((folder / "_manifest.json").read_text())["rows"] == \
-            stack.warehouse_rows(TABLE, KEY, d["day"])
+            stack.queries.warehouse_rows(TABLE, KEY, d["day"])
     names = executions(stack, "demo_master-orders-1992-02-0")
     assert len(names) == 5
 
@@ -147,7 +147,7 @@ def test_status_lists_recent_executions_with_rows_and_bytes(stack, unloadctl):
     if ours is None:  # this test also runs alone
         pytest.skip("run with the start test")
     assert ours["status"] == "SUCCEEDED" and ours["day"] == START_DAY
-    assert ours["rows"] == stack.warehouse_rows(TABLE, KEY, START_DAY) and ours["bytes"] > 0
+    assert ours["rows"] == stack.queries.warehouse_rows(TABLE, KEY, START_DAY) and ours["bytes"] > 0
     text = unloadctl("status", "--since", "1d")
     assert text.returncode == 0 and text.stdout.startswith("STARTED")
 

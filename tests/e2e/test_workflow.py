@@ -21,13 +21,13 @@ def request(**overrides):
 
 
 def run(stack, body, timeout=600):
-    arn = stack.start_execution(body)
-    result = stack.wait(arn, timeout=timeout)
+    arn = stack.queries.start_execution(body)
+    result = stack.queries.wait(arn, timeout=timeout)
     return arn, result, json.loads(result.get("output") or "{}")
 
 
 def entered_states(stack, arn):
-    return [e["stateEnteredEventDetails"]["name"] for e in stack.history(arn) if e["type"].endswith("StateEntered")]
+    return [e["stateEnteredEventDetails"]["name"] for e in stack.queries.history(arn) if e["type"].endswith("StateEntered")]
 
 
 def rows_in(folder):
@@ -43,51 +43,51 @@ def folder_snapshot(folder):
 def test_a_day_lands_as_parquet_with_the_warehouse_rows_and_a_success_metric(stack):
     arn, result, out = run(stack, request())
     assert result["status"] == "SUCCEEDED", result.get("cause")
-    target = stack.lake_path(out["request"]["target_uri"])
+    target = stack.queries.lake_path(out["request"]["target_uri"])
     assert target.name == f"o_orderdate_key={HOT_DAY}"
-    assert rows_in(target) == stack.warehouse_rows(TABLE, "o_orderdate", HOT_DAY) == HOT_ROWS
+    assert rows_in(target) == stack.queries.warehouse_rows(TABLE, "o_orderdate", HOT_DAY) == HOT_ROWS
     manifest = json.loads((target / "_manifest.json").read_text())
     assert manifest["execution_id"] == arn and manifest["rows"] == HOT_ROWS
     assert out["report"]["rows"] == HOT_ROWS and out["report"]["outcome"] == "succeeded"
     states = entered_states(stack, arn)
     assert states[:4] == ["Prepare", "Validate", "EnsureJob", "StartRun"] and states[-2:] == ["ReportSuccess", "Succeeded"]
     assert "CheckStatus" in states
-    assert stack.metric_sums(TABLE).get("UnloadSucceeded", 0) >= 1
-    assert stack.metric_sums(TABLE).get("RowsUnloaded", 0) >= HOT_ROWS
+    assert stack.queries.metric_sums(TABLE).get("UnloadSucceeded", 0) >= 1
+    assert stack.queries.metric_sums(TABLE).get("RowsUnloaded", 0) >= HOT_ROWS
 
 
 def test_the_same_day_again_leaves_the_same_rows_and_other_days_untouched(stack):
     _, first, out = run(stack, request(DayPartitionValue=QUIET_DAY))
     assert first["status"] == "SUCCEEDED", first.get("cause")
-    quiet = stack.lake_path(out["request"]["target_uri"])
+    quiet = stack.queries.lake_path(out["request"]["target_uri"])
     hot = quiet.parent / f"o_orderdate_key={HOT_DAY}"
     if not hot.exists():  # this test also runs alone
         assert run(stack, request())[1]["status"] == "SUCCEEDED"
     hot_before = folder_snapshot(hot)
     _, again, _ = run(stack, request(DayPartitionValue=QUIET_DAY))
     assert again["status"] == "SUCCEEDED", again.get("cause")
-    assert rows_in(quiet) == stack.warehouse_rows(TABLE, "o_orderdate", QUIET_DAY)
+    assert rows_in(quiet) == stack.queries.warehouse_rows(TABLE, "o_orderdate", QUIET_DAY)
     assert folder_snapshot(hot) == hot_before, "a sibling partition was rewritten"
 
 
 def test_a_whole_table_run_writes_one_folder_per_day_with_every_row(stack):
     arn, result, out = run(stack, request(SnapshotYN="n", DayPartitionValue=None, FileFormat="orc"))
     assert result["status"] == "SUCCEEDED", result.get("cause")
-    table_dir = stack.lake_path(out["request"]["target_uri"])
+    table_dir = stack.queries.lake_path(out["request"]["target_uri"])
     days = sorted(p.name for p in table_dir.iterdir() if p.is_dir())
     assert len(days) == DAYS + 1 and all(d.startswith("o_orderdate_key=") for d in days)
     dataset = ds.dataset(table_dir, format="orc", partitioning="hive")
-    assert dataset.count_rows() == ROWS == stack.warehouse_rows(TABLE)
+    assert dataset.count_rows() == ROWS == stack.queries.warehouse_rows(TABLE)
 
 
 def test_a_missing_table_fails_with_a_clear_cause_and_a_failure_metric(stack):
-    before = stack.metric_sums("demo_master.no_such_table").get("UnloadFailed", 0)
+    before = stack.queries.metric_sums("demo_master.no_such_table").get("UnloadFailed", 0)
     arn, result, out = run(stack, request(PrefixedTablename="demo_master.no_such_table"))
     assert result["status"] == "FAILED"
     assert result["error"] == "GlueRunFailed"
     assert "no_such_table" in result["cause"] and "does not exist" in result["cause"]
     assert entered_states(stack, arn)[-2:] == ["ReportFailure", "Failed"]
-    assert stack.metric_sums("demo_master.no_such_table").get("UnloadFailed", 0) == before + 1
+    assert stack.queries.metric_sums("demo_master.no_such_table").get("UnloadFailed", 0) == before + 1
 
 
 def test_a_bad_request_fails_at_validate_and_creates_no_job(stack):
@@ -96,7 +96,7 @@ def test_a_bad_request_fails_at_validate_and_creates_no_job(stack):
     assert result["error"] == "InvalidRequest"
     assert "DayPartitonKey" in result["cause"] and "did you mean DayPartitionKey" in result["cause"]
     assert entered_states(stack, arn) == ["Prepare", "Validate", "ReportFailure", "Failed"]
-    glue = stack.client("glue")
+    glue = stack.queries.client("glue")
     with pytest.raises(glue.exceptions.EntityNotFoundException):
         glue.get_job(JobName="local_demo_master.typo_table_ExtractToDataLake")
 
@@ -115,6 +115,6 @@ def test_two_executions_for_one_table_queue_and_both_succeed(stack):
         t.join()
     for day, (arn, result) in results.items():
         assert result["status"] == "SUCCEEDED", (day, result.get("cause"))
-    retried = [e for arn, _ in results.values() for e in stack.history(arn)
+    retried = [e for arn, _ in results.values() for e in stack.queries.history(arn)
                if e["type"] in ("TaskFailed", "LambdaFunctionFailed") and "ConcurrentRunsExceeded" in json.dumps(e, default=str)]
     assert retried, "the second execution should have waited for the first (ConcurrentRunsExceeded)"

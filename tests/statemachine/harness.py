@@ -1,9 +1,11 @@
 """Executes the real statemachine/unload.asl.json on moto's Step Functions engine.
 
 The Lambda tasks are answered by `LambdaStub`, a threaded HTTP server on 127.0.0.1 that speaks
-the Lambda Invoke wire format (see ../shared/FIELD-NOTES.md) and plays a scenario: one Python
-callable per function, given the payload and the call number, returning `ok(...)`,
-`function_error(...)`, `throttled()` or `service_error()`. Every payload it receives is recorded.
+the Lambda Invoke wire format (the reply helpers below say what each answer looks like;
+local/lambda_gateway.py gives the same answers in front of cargo lambda watch) and plays a
+scenario: one Python callable per function, given the payload and the call number, returning
+`ok(...)`, `function_error(...)`, `throttled()` or `service_error()`. Every payload it receives is
+recorded.
 
 Wait states and Retry intervals do not sleep: `no_sleep()` patches both and records the seconds
 the engine would have waited (`Sleeps.waits` for Wait states, `Sleeps.retries` for retries), so a

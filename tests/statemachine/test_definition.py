@@ -180,7 +180,8 @@ def test_result_selector_lists_exactly_the_contract_fields(name):
 
 
 def retry_policy() -> dict[str, str]:
-    """kind → the contract's 'retry in the ASL' cell."""
+    """kind → the contract's 'retry in the ASL' cell. The kind column is the code's own list:
+    unload-core's error.rs checks it against UnloadError::KINDS."""
     return {row[0]: row[2] for row in contract_table("## Error kinds")}
 
 

@@ -3,95 +3,66 @@
 
 use lambda_runtime::Diagnostic;
 
-/// Everything that can go wrong in a task, as the kinds the state machine knows.
-/// Messages never carry a secret: validation refers to a bad value by field, and a JDBC URL with
-/// credentials is never echoed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UnloadError {
-    /// The request is malformed; retrying cannot help.
-    #[error("{0}")]
-    InvalidRequest(String),
-    /// The state handed to a task lacks a part an earlier task should have placed.
-    #[error("{0}")]
-    InvalidState(String),
-    /// A function's environment variable is missing or malformed.
-    #[error("{0}")]
-    ConfigurationError(String),
-    #[error("{0}")]
-    GlueScriptMissing(String),
-    /// The table's job exists but another stack (or a person) owns it: ensure-job will not touch it.
-    #[error("{0}")]
-    JobOwnedElsewhere(String),
-    #[error("{0}")]
-    GlueJobNotFound(String),
-    #[error("{0}")]
-    GlueRunNotFound(String),
-    #[error("{0}")]
-    GlueThrottled(String),
-    #[error("{0}")]
-    ConcurrentRunsExceeded(String),
-    #[error("{0}")]
-    GlueApiError(String),
-    #[error("{0}")]
-    StorageError(String),
-    #[error("{0}")]
-    ManifestMissing(String),
-    #[error("{0}")]
-    ManifestInvalid(String),
-    /// CloudWatch answered PutMetricData with an error: nothing was recorded, a retry is safe.
-    #[error("{0}")]
-    MetricsPublishFailed(String),
-    /// PutMetricData got no answer (timeout, connection lost): the metrics may or may not be
-    /// recorded, so the call is not repeated (a repeat could count them twice).
-    #[error("{0}")]
-    MetricsPublishUncertain(String),
-    /// report had too little time left to publish and return before its Lambda timeout: it
-    /// published nothing, so the retry Step Functions makes is safe.
-    #[error("{0}")]
-    ReportOutOfTime(String),
+/// Declares the enum, `KINDS` and `kind()` from one list, so a kind cannot be added to one and
+/// missed in another. Every kind carries a message, which is its Display.
+macro_rules! error_kinds {
+    ($(#[$enum_attr:meta])* pub enum $name:ident { $($(#[$doc:meta])* $kind:ident(String),)* }) => {
+        $(#[$enum_attr])*
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        pub enum $name {
+            $($(#[$doc])* #[error("{0}")] $kind(String),)*
+        }
+
+        impl $name {
+            /// Every kind, in declaration order: docs/CONTRACT.md's table is checked against it.
+            pub const KINDS: &'static [&'static str] = &[$(stringify!($kind)),*];
+
+            /// The kind's name: the Lambda `errorType`.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Self::$kind(_) => stringify!($kind),)*
+                }
+            }
+
+            /// One error of every kind (empty messages), for tests.
+            #[cfg(test)]
+            fn every_kind() -> Vec<Self> {
+                vec![$(Self::$kind(String::new())),*]
+            }
+        }
+    };
 }
 
-impl UnloadError {
-    /// Every kind, for documentation and for tests that compare with the state machine.
-    pub const KINDS: [&'static str; 16] = [
-        "InvalidRequest",
-        "InvalidState",
-        "ConfigurationError",
-        "GlueScriptMissing",
-        "JobOwnedElsewhere",
-        "GlueJobNotFound",
-        "GlueRunNotFound",
-        "GlueThrottled",
-        "ConcurrentRunsExceeded",
-        "GlueApiError",
-        "StorageError",
-        "ManifestMissing",
-        "ManifestInvalid",
-        "MetricsPublishFailed",
-        "MetricsPublishUncertain",
-        "ReportOutOfTime",
-    ];
-
-    /// The kind's name: the Lambda `errorType`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::InvalidRequest(_) => "InvalidRequest",
-            Self::InvalidState(_) => "InvalidState",
-            Self::ConfigurationError(_) => "ConfigurationError",
-            Self::GlueScriptMissing(_) => "GlueScriptMissing",
-            Self::JobOwnedElsewhere(_) => "JobOwnedElsewhere",
-            Self::GlueJobNotFound(_) => "GlueJobNotFound",
-            Self::GlueRunNotFound(_) => "GlueRunNotFound",
-            Self::GlueThrottled(_) => "GlueThrottled",
-            Self::ConcurrentRunsExceeded(_) => "ConcurrentRunsExceeded",
-            Self::GlueApiError(_) => "GlueApiError",
-            Self::StorageError(_) => "StorageError",
-            Self::ManifestMissing(_) => "ManifestMissing",
-            Self::ManifestInvalid(_) => "ManifestInvalid",
-            Self::MetricsPublishFailed(_) => "MetricsPublishFailed",
-            Self::MetricsPublishUncertain(_) => "MetricsPublishUncertain",
-            Self::ReportOutOfTime(_) => "ReportOutOfTime",
-        }
+error_kinds! {
+    /// Everything that can go wrong in a task, as the kinds the state machine knows.
+    /// Messages never carry a secret: validation refers to a bad value by field, and a JDBC URL with
+    /// credentials is never echoed.
+    pub enum UnloadError {
+        /// The request is malformed; retrying cannot help.
+        InvalidRequest(String),
+        /// The state handed to a task lacks a part an earlier task should have placed.
+        InvalidState(String),
+        /// A function's environment variable is missing or malformed.
+        ConfigurationError(String),
+        GlueScriptMissing(String),
+        /// The table's job exists but another stack (or a person) owns it: ensure-job will not touch it.
+        JobOwnedElsewhere(String),
+        GlueJobNotFound(String),
+        GlueRunNotFound(String),
+        GlueThrottled(String),
+        ConcurrentRunsExceeded(String),
+        GlueApiError(String),
+        StorageError(String),
+        ManifestMissing(String),
+        ManifestInvalid(String),
+        /// CloudWatch answered PutMetricData with an error: nothing was recorded, a retry is safe.
+        MetricsPublishFailed(String),
+        /// PutMetricData got no answer (timeout, connection lost): the metrics may or may not be
+        /// recorded, so the call is not repeated (a repeat could count them twice).
+        MetricsPublishUncertain(String),
+        /// report had too little time left to publish and return before its Lambda timeout: it
+        /// published nothing, so the retry Step Functions makes is safe.
+        ReportOutOfTime(String),
     }
 }
 
@@ -119,25 +90,32 @@ mod tests {
 
     #[test]
     fn kinds_list_matches_variants() {
-        let all = [
-            UnloadError::InvalidRequest(String::new()),
-            UnloadError::InvalidState(String::new()),
-            UnloadError::ConfigurationError(String::new()),
-            UnloadError::GlueScriptMissing(String::new()),
-            UnloadError::JobOwnedElsewhere(String::new()),
-            UnloadError::GlueJobNotFound(String::new()),
-            UnloadError::GlueRunNotFound(String::new()),
-            UnloadError::GlueThrottled(String::new()),
-            UnloadError::ConcurrentRunsExceeded(String::new()),
-            UnloadError::GlueApiError(String::new()),
-            UnloadError::StorageError(String::new()),
-            UnloadError::ManifestMissing(String::new()),
-            UnloadError::ManifestInvalid(String::new()),
-            UnloadError::MetricsPublishFailed(String::new()),
-            UnloadError::MetricsPublishUncertain(String::new()),
-            UnloadError::ReportOutOfTime(String::new()),
-        ];
+        let all = UnloadError::every_kind();
         let names: Vec<&str> = all.iter().map(UnloadError::kind).collect();
         assert_eq!(names, UnloadError::KINDS);
+    }
+
+    /// The kind column of docs/CONTRACT.md's "Error kinds" table, which tests/statemachine checks
+    /// the ASL's Retry clauses against: so the ASL, the contract and the code name the same kinds.
+    fn contract_kinds() -> Vec<&'static str> {
+        let contract = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/CONTRACT.md"
+        ));
+        let table = &contract[contract
+            .find("## Error kinds")
+            .expect("no Error kinds section")..];
+        table
+            .lines()
+            .skip_while(|line| !line.starts_with('|'))
+            .take_while(|line| line.starts_with('|'))
+            .skip(2) // the header and the separator
+            .filter_map(|line| line.split('|').nth(1).map(str::trim))
+            .collect()
+    }
+
+    #[test]
+    fn the_contracts_error_kinds_table_lists_every_kind_in_order() {
+        assert_eq!(contract_kinds(), UnloadError::KINDS);
     }
 }

@@ -50,6 +50,6 @@ pub fn handle(faults: &Faults, method: &Method, path: &str, body: &[u8]) -> (Sta
 }
 
 fn error(status: StatusCode, why: String) -> (StatusCode, Value) {
-    crate::log!("admin: {status}: {why}");
+    log!("admin: {status}: {why}");
     (status, json!({"error": why}))
 }

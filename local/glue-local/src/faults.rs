@@ -148,7 +148,7 @@ impl Faults {
     }
 
     pub fn arm(&self, fault: Fault) {
-        crate::log!(
+        log!(
             "fault armed: the next {} {} call(s) answer {}",
             fault.count,
             fault.operation,
@@ -160,7 +160,7 @@ impl Faults {
     /// Disarms every fault.
     pub fn clear(&self) {
         self.lock().clear();
-        crate::log!("faults cleared");
+        log!("faults cleared");
     }
 
     /// The error this call of `operation` must answer, if a fault is armed for it (using it up).

@@ -16,13 +16,8 @@
 //! script copy and logs are under `<state-dir>/runs/<run-id>/`. On SIGTERM or SIGINT it ends
 //! every run's process group before exiting.
 
-/// One line to stderr, with the time (never panics if stderr is gone).
-macro_rules! log {
-    ($($arg:tt)*) => {
-        $crate::log_line(format_args!($($arg)*))
-    };
-}
-pub(crate) use log;
+#[macro_use]
+mod log;
 
 mod admin;
 mod faults;
@@ -68,14 +63,6 @@ struct Cli {
     /// InternalServiceException); repeatable. POST /_twin/faults does the same at run time.
     #[arg(long = "fault", value_name = "OPERATION:ERROR[:COUNT]", value_parser = faults::Fault::from_flag)]
     faults: Vec<faults::Fault>,
-}
-
-pub(crate) fn log_line(args: std::fmt::Arguments<'_>) {
-    let time = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ");
-    #[cfg(test)]
-    eprintln!("{time} glue-local: {args}"); // captured by the test harness
-    #[cfg(not(test))]
-    let _ = writeln!(std::io::stderr().lock(), "{time} glue-local: {args}");
 }
 
 /// An absolute path (runs start in their own folder, so relative paths would break).

@@ -77,7 +77,7 @@ pub async fn handle(
         Err(why) => Err(ApiError::invalid_input(why)),
         Ok(body) => match api.faults.take(&operation) {
             Some(err) => {
-                crate::log!("{operation}: injected fault");
+                log!("{operation}: injected fault");
                 Err(err)
             }
             None => {
@@ -88,7 +88,7 @@ pub async fn handle(
     let (status, body) = match result {
         Ok(body) => (StatusCode::OK, body),
         Err(err) => {
-            crate::log!("{operation}: {}: {}", err.code, err.message);
+            log!("{operation}: {}: {}", err.code, err.message);
             (
                 err.status(),
                 json!({"__type": err.code, "message": err.message}),
@@ -189,13 +189,13 @@ impl Api {
             "CreateJob" => {
                 let name = required_str(body, "Name")?;
                 self.store.create_job(name, body.clone())?;
-                crate::log!("CreateJob {name}");
+                log!("CreateJob {name}");
                 Ok(json!({"Name": name}))
             }
             "GetJob" => {
                 let name = required_str(body, "JobName")?;
                 let job = self.store.get_job(name)?;
-                crate::log!("GetJob {name}");
+                log!("GetJob {name}");
                 Ok(json!({"Job": job}))
             }
             "UpdateJob" => {
@@ -205,13 +205,13 @@ impl Api {
                     .and_then(Value::as_object)
                     .ok_or_else(|| ApiError::invalid_input("JobUpdate is required"))?;
                 self.store.update_job(name, update.clone())?;
-                crate::log!("UpdateJob {name}");
+                log!("UpdateJob {name}");
                 Ok(json!({"JobName": name}))
             }
             "DeleteJob" => {
                 let name = required_str(body, "JobName")?;
                 let existed = self.store.delete_job(name);
-                crate::log!(
+                log!(
                     "DeleteJob {name}{}",
                     if existed { "" } else { " (did not exist)" }
                 );
@@ -227,7 +227,7 @@ impl Api {
                     self.store
                         .start_run(name, arguments, optional_u64(body, "Timeout")?)?;
                 let run_id = launch.run_id.clone();
-                crate::log!("StartJobRun {name} -> {run_id}");
+                log!("StartJobRun {name} -> {run_id}");
                 self.runner.launch(launch);
                 Ok(json!({"JobRunId": run_id}))
             }
@@ -235,7 +235,7 @@ impl Api {
                 let name = required_str(body, "JobName")?;
                 let run_id = required_str(body, "RunId")?;
                 let run = self.store.get_run(name, run_id)?;
-                crate::log!(
+                log!(
                     "GetJobRun {name} {run_id}: {}",
                     run["JobRunState"].as_str().unwrap_or_default()
                 );
@@ -247,7 +247,7 @@ impl Api {
                 let page = self
                     .store
                     .get_runs(name, optional_u64(body, "MaxResults")?, token)?;
-                crate::log!(
+                log!(
                     "GetJobRuns {name}: {} run(s)",
                     page["JobRuns"].as_array().map_or(0, Vec::len)
                 );
@@ -266,14 +266,14 @@ impl Api {
                     .filter(|ids: &Vec<String>| !ids.is_empty())
                     .ok_or_else(|| ApiError::invalid_input("JobRunIds is required"))?;
                 let out = self.store.stop_runs(name, &ids);
-                crate::log!("BatchStopJobRun {name} {ids:?}");
+                log!("BatchStopJobRun {name} {ids:?}");
                 Ok(out)
             }
             "GetTags" => {
                 let arn = required_str(body, "ResourceArn")?;
                 let name = tags::job_name_from_arn(arn, region)?;
                 let tags = self.store.get_tags(name)?;
-                crate::log!("GetTags {name}: {} tag(s)", tags.len());
+                log!("GetTags {name}: {} tag(s)", tags.len());
                 Ok(json!({"Tags": tags}))
             }
             "TagResource" => {
@@ -285,7 +285,7 @@ impl Api {
                     .and_then(|v| string_map(v, "TagsToAdd"))?;
                 let keys: Vec<String> = add.keys().cloned().collect();
                 self.store.tag_job(name, add)?;
-                crate::log!("TagResource {name} {keys:?}");
+                log!("TagResource {name} {keys:?}");
                 Ok(json!({}))
             }
             "UntagResource" => {
@@ -303,7 +303,7 @@ impl Api {
                         ApiError::invalid_input("TagsToRemove must be a list of tag keys")
                     })?;
                 self.store.untag_job(name, &keys)?;
-                crate::log!("UntagResource {name} {keys:?}");
+                log!("UntagResource {name} {keys:?}");
                 Ok(json!({}))
             }
             "" => Err(ApiError {

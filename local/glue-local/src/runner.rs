@@ -185,7 +185,7 @@ impl Runner {
             } else {
                 "stop requested"
             };
-            crate::log!("run {}: {what}, ending process group {pgid}", launch.run_id);
+            log!("run {}: {what}, ending process group {pgid}", launch.run_id);
             signal_group(pgid, libc::SIGTERM);
             if tokio::time::timeout(KILL_GRACE, child.wait())
                 .await
@@ -255,7 +255,7 @@ impl Runner {
             ended = drain_group(pgid, KILL_GRACE).await;
         }
         if !ended {
-            crate::log!("process group {pgid} ignores SIGTERM: SIGKILL");
+            log!("process group {pgid} ignores SIGTERM: SIGKILL");
             signal_group(pgid, libc::SIGKILL);
             drain_group(pgid, Duration::from_secs(1)).await;
         }
@@ -269,7 +269,7 @@ impl Runner {
         if groups.is_empty() {
             return;
         }
-        crate::log!("shutting down: ending {} process group(s)", groups.len());
+        log!("shutting down: ending {} process group(s)", groups.len());
         for &pgid in &groups {
             signal_group(pgid, libc::SIGTERM);
         }

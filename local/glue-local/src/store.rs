@@ -420,7 +420,7 @@ impl Store {
                 return true;
             }
             if run.state.is_active() {
-                crate::log!("run {} of deleted job {name}: stopping", run.id);
+                log!("run {} of deleted job {name}: stopping", run.id);
                 run.stop.notify_one();
             }
             false
@@ -513,7 +513,7 @@ impl Store {
             stop,
         };
         state.runs.push(run);
-        crate::log!("run {} of job {name}: STARTING", launch.run_id);
+        log!("run {} of job {name}: STARTING", launch.run_id);
         Ok(launch)
     }
 
@@ -531,7 +531,7 @@ impl Store {
             if run.state == RunState::Starting {
                 run.state = RunState::Running;
             }
-            crate::log!(
+            log!(
                 "run {run_id} of job {}: {} (pid {pid})",
                 run.job_name,
                 run.state.as_str()
@@ -552,7 +552,7 @@ impl Store {
         run.execution_seconds = outcome.execution_seconds;
         run.completed_on = Some(now());
         run.last_modified_on = now();
-        crate::log!(
+        log!(
             "run {run_id} of job {}: {} after {} s{}",
             run.job_name,
             run.state.as_str(),
@@ -584,7 +584,7 @@ impl Store {
             job_fields: run.job_fields.clone(),
             stop: stop.clone(),
         };
-        crate::log!(
+        log!(
             "run {} of job {}: STARTING (attempt {} of MaxRetries {}, after {run_id})",
             retry.id,
             retry.job_name,
@@ -696,7 +696,7 @@ impl Store {
                         run.state = RunState::Stopping;
                         run.last_modified_on = now();
                         run.stop.notify_one();
-                        crate::log!("run {id} of job {name}: STOPPING");
+                        log!("run {id} of job {name}: STOPPING");
                     }
                     None
                 }
