@@ -54,6 +54,7 @@ LOCAL_SUBSTITUTIONS = {
     "StartRunFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:start-run",
     "CheckStatusFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:check-status",
     "ReportFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:report",
+    "RegisterFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:register",
     "Partition": "aws",
     "ExecutionTimeoutSeconds": "16200",
 }

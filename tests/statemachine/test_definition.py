@@ -28,6 +28,7 @@ FUNCTION_ARN_PLACEHOLDER = {
     "start-run": "StartRunFunctionArn",
     "check-status": "CheckStatusFunctionArn",
     "report": "ReportFunctionArn",
+    "register": "RegisterFunctionArn",
 }
 CONTRACT = CONTRACT_PATH.read_text(encoding="utf-8")
 ASL = local_definition()
@@ -105,7 +106,7 @@ def test_wait_choice_and_fail_follow_the_table():
     choice = STATES["RunFinished?"]
     routes = {c["StringEquals"]: c["Next"] for c in choice["Choices"]}
     assert all(c["Variable"] == "$.run.outcome" for c in choice["Choices"])
-    assert routes == {"running": "WaitForRun", "succeeded": "ReportSuccess", "failed": "RecordGlueFailure"}
+    assert routes == {"running": "WaitForRun", "succeeded": "InCatalog?", "failed": "RecordGlueFailure"}
     assert choice["Default"] == "RecordUnknownOutcome"
     unknown = STATES["RecordUnknownOutcome"]
     assert unknown["Parameters"]["Error"] == "UnknownRunOutcome"
@@ -143,6 +144,7 @@ RESULTS = {
     "EnsureJob": "job",
     "StartRun": "RunStatus",
     "CheckStatus": "RunStatus",
+    "RegisterInCatalog": "CatalogReport",
     "ReportSuccess": "Report",
     "ReportFailure": "Report",
 }
@@ -187,7 +189,7 @@ def retry_policy() -> dict[str, str]:
 
 def raisers() -> dict[str, set[str]]:
     """kind → the functions that raise it, from the contract's 'raised by' column."""
-    glue = {"ensure-job", "start-run", "check-status"}
+    glue = {"ensure-job", "start-run", "check-status", "register"}
     out = {}
     for kind, raised_by, _ in contract_table("## Error kinds"):
         if raised_by.startswith("any Glue call"):
@@ -205,9 +207,9 @@ def function_of(task_name: str) -> str:
 
 def test_error_kinds_table_is_read():
     policy = retry_policy()
-    assert len(policy) == 16 and policy["InvalidRequest"] == "never"
+    assert len(policy) == 17 and policy["InvalidRequest"] == "never"
     assert raisers()["ConcurrentRunsExceeded"] == {"start-run"}
-    assert raisers()["StorageError"] == {"ensure-job", "report"}
+    assert raisers()["StorageError"] == {"ensure-job", "report", "register"}
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))

@@ -16,7 +16,7 @@ from harness import crashed, function_error, ok, service_error, throttled, timed
 
 HEAD = ["Prepare", "Validate", "EnsureJob", "StartRun"]
 POLL = ["WaitForRun", "CheckStatus", "RunFinished?"]
-HAPPY_PATH = HEAD + POLL + ["ReportSuccess", "Succeeded"]
+HAPPY_PATH = HEAD + POLL + ["InCatalog?", "ReportSuccess", "Succeeded"]
 
 
 def glue(final_state: str = "SUCCEEDED", polls: int = 1, **kw) -> dict:
@@ -61,6 +61,42 @@ def test_happy_path_runs_every_step_once_and_reports_success(machine):
     assert set(ex.output) == {"input", "execution", "request", "job", "run", "report"}
 
 
+# ------------------------------------------------------------------ the catalog
+
+
+def catalog_request(inp: dict) -> dict:
+    return {**normalized_request(inp), "catalog": {"database": "lake", "table": "demo_master__orders__parquet"}}
+
+
+def test_a_request_with_a_catalog_table_is_registered_before_the_report(machine):
+    ex = machine.run(happy(validate=lambda inp, n: ok(catalog_request(inp))), REQUEST_INPUT)
+
+    assert ex.status == "SUCCEEDED", (ex.error, ex.cause)
+    assert ex.path == HEAD + POLL + ["InCatalog?", "RegisterInCatalog", "ReportSuccess", "Succeeded"]
+    (register,) = ex.payloads("register")
+    assert register["request"]["catalog"]["table"] == "demo_master__orders__parquet"
+    assert register["run"]["outcome"] == "succeeded"
+    assert only_report(ex)["catalog"]["partitions_created"] == 1
+    assert ex.output["catalog"]["action"] == "created"
+
+
+def test_schema_drift_is_not_retried_and_fails_the_execution_after_the_failure_report(machine):
+    drift = "catalog table lake.demo_master__orders__parquet no longer matches the unloaded data"
+    ex = machine.run(happy(validate=lambda inp, n: ok(catalog_request(inp)),
+                           register=failing("SchemaDrift", drift)), REQUEST_INPUT)
+
+    assert (ex.status, ex.error) == ("FAILED", "SchemaDrift")
+    assert ex.path == HEAD + POLL + ["InCatalog?", "RegisterInCatalog", "ReportFailure", "Failed"]
+    assert len(ex.calls_to("register")) == 1 and ex.sleeps.retries == []
+    assert only_report(ex)["error"]["Error"] == "SchemaDrift"
+
+
+def test_a_request_without_a_catalog_table_is_never_registered(machine):
+    ex = machine.run(happy(), REQUEST_INPUT)
+
+    assert ex.status == "SUCCEEDED" and ex.calls_to("register") == []
+
+
 def test_a_state_that_is_not_final_keeps_polling_with_the_returned_waits(machine):
     states = iter(["STARTING", "RUNNING", "STOPPING", "WAITING"])
     waits = {0: 30, 1: 45, 2: 90, 3: 120, 4: 7}
@@ -74,7 +110,7 @@ def test_a_state_that_is_not_final_keeps_polling_with_the_returned_waits(machine
     ex = machine.run(happy(**{"start-run": lambda s, n: ok(fakes.run_status(next_poll=30)),
                                 "check-status": check_status}), REQUEST_INPUT)
     assert ex.status == "SUCCEEDED"
-    assert ex.path == HEAD + POLL * 5 + ["ReportSuccess", "Succeeded"]
+    assert ex.path == HEAD + POLL * 5 + ["InCatalog?", "ReportSuccess", "Succeeded"]
     assert ex.sleeps.waits == [30, 45, 90, 120, 7]
     assert [p["run"]["polls"] for p in ex.payloads("check-status")] == [0, 1, 2, 3, 4]
 
@@ -234,7 +270,7 @@ def test_report_failing_on_the_success_path_becomes_a_failure_report(machine):
     ex = machine.run(happy(report=report), REQUEST_INPUT)
 
     assert (ex.status, ex.error) == ("FAILED", "ManifestMissing")
-    assert ex.path == HEAD + POLL + ["ReportSuccess", "ReportFailure", "Failed"]
+    assert ex.path == HEAD + POLL + ["InCatalog?", "ReportSuccess", "ReportFailure", "Failed"]
     first, second = ex.payloads("report")  # ManifestMissing is not retried
     assert "error" not in first
     assert second["error"]["Error"] == "ManifestMissing" and second["run"]["state"] == "SUCCEEDED"
@@ -244,7 +280,7 @@ def test_report_failing_twice_keeps_both_errors(machine):
     ex = machine.run(happy(report=failing("ManifestInvalid", "execution_id differs")), REQUEST_INPUT)
 
     assert (ex.status, ex.error) == ("FAILED", "ManifestInvalid")
-    assert ex.path == HEAD + POLL + ["ReportSuccess", "ReportFailure", "FailedReportIncomplete"]
+    assert ex.path == HEAD + POLL + ["InCatalog?", "ReportSuccess", "ReportFailure", "FailedReportIncomplete"]
     assert len(ex.calls_to("report")) == 2
 
 
@@ -320,10 +356,10 @@ def test_a_long_run_of_300_polls(machine):
     ex = machine.run(happy(**glue(polls=300, waits=waits)), REQUEST_INPUT)
 
     assert ex.status == "SUCCEEDED"
-    assert ex.path == HEAD + POLL * 300 + ["ReportSuccess", "Succeeded"]
+    assert ex.path == HEAD + POLL * 300 + ["InCatalog?", "ReportSuccess", "Succeeded"]
     assert len(ex.calls_to("check-status")) == 300
     assert ex.sleeps.waits == [waits(k) for k in range(300)]
     report = only_report(ex)
     assert report["run"]["polls"] == 300 and report["run"]["elapsed_seconds"] == sum(ex.sleeps.waits)
     # Each poll costs 9 history events (Wait 2, Task 5, Choice 2): far below the 25,000 limit.
-    assert len(ex.events) == 9 * 300 + 26
+    assert len(ex.events) == 9 * 300 + 28

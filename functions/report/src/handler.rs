@@ -9,7 +9,6 @@ use unload_core::checks;
 use unload_core::config::{process_env, Vars};
 use unload_core::contract::{Outcome, Report, ReportOutcome, State, TaskError};
 use unload_core::engine::Engine;
-use unload_core::manifest::{self, Manifest};
 use unload_core::metrics::{self, Measurement, DEFAULT_NAMESPACE, NAMESPACE_ENV};
 use unload_core::{Result, UnloadError};
 
@@ -57,7 +56,7 @@ pub async fn handle(
             .as_ref()
             .is_some_and(|r| r.outcome == Outcome::Succeeded);
     let manifest = if succeeded {
-        Some(read_manifest(&state, clients).await?)
+        Some(s3::read_run_manifest(&clients.s3, &state).await?)
     } else {
         None
     };
@@ -178,18 +177,6 @@ fn lenient_state(event: Value) -> State {
         }),
         ..State::default()
     })
-}
-
-async fn read_manifest(state: &State, clients: &Clients<impl Engine>) -> Result<Manifest> {
-    let request = state.request()?;
-    let execution = state.execution()?;
-    let uri = manifest::uri_for(&request.target_uri);
-    let bytes = s3::read_object(&clients.s3, &uri).await?.ok_or_else(|| {
-        UnloadError::ManifestMissing(format!(
-            "the Glue run succeeded but wrote no manifest at {uri}"
-        ))
-    })?;
-    Manifest::parse(&bytes, &uri, &execution.id)
 }
 
 /// The table from the validated request, else from the raw input if it is a valid name.

@@ -90,6 +90,17 @@ pub struct NormalizedRequest {
     pub redshift_role_arn: Option<String>,
     pub allow_empty_source: bool,
     pub job_name: String,
+    /// Where a successful run is registered in the Glue Data Catalog; None: not registered.
+    /// (Absent in a state from before the catalog: read as None.)
+    #[serde(default)]
+    pub catalog: Option<CatalogTable>,
+}
+
+/// A table of the Glue Data Catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct CatalogTable {
+    pub database: String,
+    pub table: String,
 }
 
 impl NormalizedRequest {
@@ -273,6 +284,18 @@ pub enum JobAction {
     Unchanged,
 }
 
+/// register's part: what the Glue Data Catalog holds after a successful run.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct CatalogReport {
+    pub database: String,
+    pub table: String,
+    /// What happened to the table: created, updated (columns added) or unchanged.
+    pub action: JobAction,
+    pub partitions_created: u64,
+    pub partitions_updated: u64,
+    pub partitions_unchanged: u64,
+}
+
 /// start-run's and check-status's part: where the Glue run stands and when to look again.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct RunStatus {
@@ -431,8 +454,17 @@ mod tests {
             name: "j".into(),
             action: JobAction::Created,
         };
-        let cases: [(&str, BTreeSet<String>); 6] = [
+        let catalog = CatalogReport {
+            database: "d".into(),
+            table: "t".into(),
+            action: JobAction::Created,
+            partitions_created: 1,
+            partitions_updated: 0,
+            partitions_unchanged: 0,
+        };
+        let cases: [(&str, BTreeSet<String>); 7] = [
             ("Validate", keys(&crate::fixtures::day_request())),
+            ("RegisterInCatalog", keys(&catalog)),
             ("EnsureJob", keys(&job)),
             ("StartRun", keys(&sample_run())),
             ("CheckStatus", keys(&sample_run())),

@@ -55,6 +55,9 @@ error_kinds! {
         StorageError(String),
         ManifestMissing(String),
         ManifestInvalid(String),
+        /// The catalog table cannot take this run's data (a column changed type or left the
+        /// source, other partition keys, another location): nothing was written to the catalog.
+        SchemaDrift(String),
         /// CloudWatch answered PutMetricData with an error: nothing was recorded, a retry is safe.
         MetricsPublishFailed(String),
         /// PutMetricData got no answer (timeout, connection lost): the metrics may or may not be

@@ -19,6 +19,7 @@ pub fn day_request() -> NormalizedRequest {
         redshift_role_arn: None,
         allow_empty_source: false,
         job_name: "demo_master.orders_ExtractToDataLake".into(),
+        catalog: None,
     }
 }
 

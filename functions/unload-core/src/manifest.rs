@@ -22,6 +22,16 @@ pub struct Manifest {
     /// Advisory findings that did not fail the run (version 2; absent in version 1).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The unloaded columns with Spark's type names, in the files' order.
+    #[serde(default)]
+    pub columns: Vec<ManifestColumn>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ManifestColumn {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -1,6 +1,7 @@
 //! The schedule input (the original sample's keys) → a NormalizedRequest, or a refusal.
 //! Defaults for everything but the table come from the environment (see `RequestDefaults`).
 
+use crate::catalog;
 use crate::checks::{self, invalid, shown};
 use crate::config::{self, Vars};
 use crate::contract::{Day, FileFormat, Named, NormalizedRequest, Scope, WriteMode};
@@ -9,8 +10,8 @@ use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
-/// The keys a request may carry: the original sample's, plus AllowEmptySource.
-pub const REQUEST_KEYS: [&str; 11] = [
+/// The keys a request may carry: the original sample's, plus AllowEmptySource and RegisterInCatalog.
+pub const REQUEST_KEYS: [&str; 12] = [
     "PrefixedTablename",
     "SnapshotYN",
     "FileFormat",
@@ -22,7 +23,11 @@ pub const REQUEST_KEYS: [&str; 11] = [
     "DayPartitionKey",
     "DayPartitionValue",
     "AllowEmptySource",
+    "RegisterInCatalog",
 ];
+
+/// Keys that take a JSON boolean as well as a word (y/n, true/false).
+const FLAG_KEYS: [&str; 2] = ["AllowEmptySource", "RegisterInCatalog"];
 
 /// Environment variables that hold the defaults (docs/CONTRACT.md, README).
 pub mod env {
@@ -35,6 +40,8 @@ pub mod env {
     pub const DAY_PARTITION_KEY: &str = "UNLOAD_DEFAULT_DAY_PARTITION_KEY";
     pub const DAY_TIME_ZONE: &str = "UNLOAD_DAY_TIME_ZONE";
     pub const DAY_OFFSET_DAYS: &str = "UNLOAD_DAY_OFFSET_DAYS";
+    /// The Glue Data Catalog database runs are registered in (the stack's CatalogDatabaseName).
+    pub const CATALOG_DATABASE: &str = "UNLOAD_CATALOG_DATABASE";
     /// Prepended to every job name, so two stacks in one account never share a job.
     pub const JOB_NAME_PREFIX: &str = "UNLOAD_JOB_NAME_PREFIX";
     /// The stack's lake root: s3FilePath must lie inside it (the Glue role may write nowhere else).
@@ -58,6 +65,8 @@ pub struct RequestDefaults {
     pub day_partition_key: Option<String>,
     pub day_time_zone: Option<String>,
     pub day_offset_days: Option<String>,
+    /// The stack's Glue Data Catalog database; unset = no run is registered.
+    pub catalog_database: Option<String>,
     /// What the stack allows; a request outside it is refused before anything is billed.
     pub limits: StackLimits,
 }
@@ -91,6 +100,7 @@ impl RequestDefaults {
             day_partition_key: get(env::DAY_PARTITION_KEY),
             day_time_zone: get(env::DAY_TIME_ZONE),
             day_offset_days: get(env::DAY_OFFSET_DAYS),
+            catalog_database: get(env::CATALOG_DATABASE),
             limits: StackLimits {
                 job_name_prefix: get(env::JOB_NAME_PREFIX),
                 s3_path: get(env::ALLOWED_S3_PATH),
@@ -213,7 +223,7 @@ impl<'a> RawRequest<'a> {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.as_str())),
-            Some(Value::Bool(_)) if key == "AllowEmptySource" => Ok(None),
+            Some(Value::Bool(_)) if FLAG_KEYS.contains(&key) => Ok(None),
             Some(other) => Err(invalid(
                 key,
                 format!("must be a string, not {}", json_kind(other)),
@@ -221,8 +231,12 @@ impl<'a> RawRequest<'a> {
         }
     }
 
-    fn bool_value(&self, key: &str) -> Option<bool> {
-        self.fields.get(key).and_then(Value::as_bool)
+    /// A flag key: a JSON boolean or a word `checks::flag` reads; None when absent.
+    fn flag(&self, key: &str) -> Result<Option<bool>> {
+        match self.fields.get(key).and_then(Value::as_bool) {
+            Some(b) => Ok(Some(b)),
+            None => self.text(key)?.map(|t| checks::flag(key, t)).transpose(),
+        }
     }
 
     /// The request's value, else the default's, with its origin.
@@ -375,14 +389,8 @@ pub fn normalize(
         .text("DayPartitionValue")?
         .map(|v| checks::calendar_date("DayPartitionValue", v))
         .transpose()?;
-    let allow_empty_source = match (
-        raw.bool_value("AllowEmptySource"),
-        raw.text("AllowEmptySource")?,
-    ) {
-        (Some(b), _) => b,
-        (None, Some(text)) => checks::flag("AllowEmptySource", text)?,
-        (None, None) => false,
-    };
+    let allow_empty_source = raw.flag("AllowEmptySource")?.unwrap_or(false);
+    let register_in_catalog = raw.flag("RegisterInCatalog")?;
 
     let scope = if is_day {
         if partition_key.is_none() {
@@ -413,6 +421,13 @@ pub fn normalize(
             ),
         ));
     }
+    let catalog = catalog::target(
+        defaults.catalog_database.as_deref(),
+        register_in_catalog,
+        &schema,
+        &table_name,
+        file_format,
+    )?;
     let mut target_uri = format!("{s3_path}/{schema}/{}/{table_name}/", file_format.name());
     if let (Some(key), Scope::Day(day)) = (&partition_key, scope) {
         target_uri.push_str(&format!("{key}_key={day}/"));
@@ -432,6 +447,7 @@ pub fn normalize(
         redshift_role_arn,
         allow_empty_source,
         job_name,
+        catalog,
     })
 }
 

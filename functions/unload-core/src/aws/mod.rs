@@ -1,6 +1,7 @@
 //! Thin adapters over the AWS SDK: each call maps SDK errors onto the stable kinds and converts
 //! SDK types into the domain's plain structs. No decisions are taken here.
 
+pub mod catalog;
 pub mod cloudwatch;
 pub mod glue;
 pub mod s3;

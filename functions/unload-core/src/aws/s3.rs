@@ -1,7 +1,9 @@
 //! S3: does the Glue script exist (HeadObject), and read a run manifest (GetObject).
 
 use super::describe;
+use crate::contract::State;
 use crate::error::{Result, UnloadError};
+use crate::manifest::{self, Manifest};
 use aws_sdk_s3::Client;
 
 /// `s3://bucket/key` → (bucket, key). The URIs here were validated upstream or came from Glue.
@@ -48,6 +50,19 @@ pub async fn read_object(client: &Client, uri: &str) -> Result<Option<Vec<u8>>> 
             &err,
         ))),
     }
+}
+
+/// The manifest of this execution's successful run, checked (`Manifest::parse`).
+pub async fn read_run_manifest(client: &Client, state: &State) -> Result<Manifest> {
+    let request = state.request()?;
+    let execution = state.execution()?;
+    let uri = manifest::uri_for(&request.target_uri);
+    let bytes = read_object(client, &uri).await?.ok_or_else(|| {
+        UnloadError::ManifestMissing(format!(
+            "the Glue run succeeded but wrote no manifest at {uri}"
+        ))
+    })?;
+    Manifest::parse(&bytes, &uri, &execution.id)
 }
 
 /// HeadObject's 404 carries no error code (no body), so look at the status.

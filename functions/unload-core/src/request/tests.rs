@@ -931,3 +931,30 @@ fn s3_paths_follow_the_shared_cases() {
         assert_eq!(err.kind(), "InvalidRequest", "{uri}");
     }
 }
+
+#[test]
+fn a_stack_with_a_catalog_database_registers_unless_the_request_opts_out() {
+    let with_catalog = RequestDefaults {
+        catalog_database: Some("lake".into()),
+        ..defaults()
+    };
+    let normalize_with = |event: &Value| normalize(event, &with_catalog, day("2026-11-25"));
+    let registered = normalize_with(&legacy()).unwrap();
+    assert_eq!(
+        registered.catalog,
+        Some(crate::contract::CatalogTable {
+            database: "lake".into(),
+            table: "demo_master__orders__parquet".into()
+        })
+    );
+    for opt_out in [json!(false), json!("n")] {
+        let r = normalize_with(&with(legacy(), "RegisterInCatalog", opt_out)).unwrap();
+        assert_eq!(r.catalog, None);
+    }
+    assert_eq!(run(&legacy()).unwrap().catalog, None);
+    refused(
+        with(legacy(), "RegisterInCatalog", json!(true)),
+        "InvalidRequest",
+        &["RegisterInCatalog", "no catalog database"],
+    );
+}
