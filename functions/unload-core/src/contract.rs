@@ -540,6 +540,7 @@ mod tests {
             ("start-run.json", 2),
             ("check-status.json", 3),
             ("report-success.json", 3),
+            ("register.json", 3),
             ("report-failure.json", 3),
         ] {
             let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
