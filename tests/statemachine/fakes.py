@@ -53,7 +53,7 @@ def normalized_request(inp: dict) -> dict:
 def catalog_report(state: dict) -> dict:
     """register's answer for a first registration of the state's request."""
     return {**state["request"]["catalog"], "action": "created", "partitions_created": 1,
-            "partitions_updated": 0, "partitions_unchanged": 0}
+            "partitions_updated": 0, "partitions_unchanged": 0, "partitions_deleted": 0}
 
 
 def run_status(

@@ -1,10 +1,13 @@
 //! register: after a successful run, make the Glue Data Catalog describe it. The table is decided
 //! first (created, extended by new columns, or SchemaDrift before anything is written), then the
-//! run's partitions are created or updated. Idempotent: a retry or a second run of the same day
+//! run's partitions are created or updated, and the days a whole-table overwrite removed are
+//! deleted. Idempotent: a retry or a second run of the same day
 //! leaves the same table and one partition per day.
 
 use unload_core::aws::{catalog, s3};
-use unload_core::catalog::{partitions, plan_partitions, table_change, TableChange, TableSpec};
+use unload_core::catalog::{
+    partitions, plan_partitions, removed_partitions, table_change, TableChange, TableSpec,
+};
 use unload_core::contract::{CatalogReport, JobAction, State};
 use unload_core::{Result, UnloadError};
 
@@ -35,6 +38,8 @@ pub async fn handle(state: &State, clients: &Clients) -> Result<CatalogReport> {
         .partition(|p| raced.contains(&p.value));
     plan.update.extend(lost);
     catalog::update_partitions(&clients.glue, &spec, &plan.update).await?;
+    let removed = removed_partitions(request, &manifest);
+    let deleted = catalog::delete_partitions(&clients.glue, target, &removed).await?;
     let report = CatalogReport {
         database: target.database.clone(),
         table: target.table.clone(),
@@ -42,11 +47,13 @@ pub async fn handle(state: &State, clients: &Clients) -> Result<CatalogReport> {
         partitions_created: created.len() as u64,
         partitions_updated: plan.update.len() as u64,
         partitions_unchanged: plan.unchanged as u64,
+        partitions_deleted: deleted,
     };
     tracing::info!(
         database = %report.database, table = %report.table, action = ?report.action,
         created = report.partitions_created, updated = report.partitions_updated,
-        unchanged = report.partitions_unchanged, "catalog registered"
+        unchanged = report.partitions_unchanged, deleted = report.partitions_deleted,
+        "catalog registered"
     );
     Ok(report)
 }

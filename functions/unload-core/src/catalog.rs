@@ -387,6 +387,21 @@ pub fn partitions(request: &NormalizedRequest, manifest: &Manifest) -> Vec<Parti
     }
 }
 
+/// The days a whole-table overwrite removed from the lake (the manifest's `removed_days`, days no
+/// longer in the source): their partitions go too, so the catalog lists what the lake holds.
+pub fn removed_partitions(request: &NormalizedRequest, manifest: &Manifest) -> Vec<String> {
+    let Some(key) = &request.partition_key else {
+        return Vec::new();
+    };
+    let prefix = format!("{key}_key=");
+    manifest
+        .removed_days
+        .iter()
+        .filter_map(|folder| folder.trim_end_matches('/').strip_prefix(prefix.as_str()))
+        .map(str::to_string)
+        .collect()
+}
+
 /// A stored partition: its day and what its StorageDescriptor says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredPartition {
@@ -442,6 +457,7 @@ mod tests {
                 })
                 .collect(),
             warnings: vec![],
+            removed_days: vec!["o_orderdate_key=1998-07-19".into(), "other=1".into()],
             columns: columns
                 .iter()
                 .map(|(n, t)| ManifestColumn {
@@ -610,9 +626,11 @@ mod tests {
         assert_eq!(days, ["1998-07-20", "1998-07-21"]);
         let flat = NormalizedRequest {
             partition_key: None,
-            ..request
+            ..request.clone()
         };
         assert!(partitions(&flat, &m).is_empty());
+        assert_eq!(removed_partitions(&request, &m), ["1998-07-19"]);
+        assert!(removed_partitions(&flat, &m).is_empty());
         let day = partitions(&day_request(), &m);
         assert_eq!(
             day,

@@ -294,6 +294,8 @@ pub struct CatalogReport {
     pub partitions_created: u64,
     pub partitions_updated: u64,
     pub partitions_unchanged: u64,
+    /// Days a whole-table overwrite removed from the lake (gone from the source).
+    pub partitions_deleted: u64,
 }
 
 /// start-run's and check-status's part: where the Glue run stands and when to look again.
@@ -461,6 +463,7 @@ mod tests {
             partitions_created: 1,
             partitions_updated: 0,
             partitions_unchanged: 0,
+            partitions_deleted: 0,
         };
         let cases: [(&str, BTreeSet<String>); 7] = [
             ("Validate", keys(&crate::fixtures::day_request())),

@@ -25,6 +25,9 @@ pub struct Manifest {
     /// The unloaded columns with Spark's type names, in the files' order.
     #[serde(default)]
     pub columns: Vec<ManifestColumn>,
+    /// Day folders (`<key>_key=<day>`) a whole-table overwrite removed: days gone from the source.
+    #[serde(default)]
+    pub removed_days: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

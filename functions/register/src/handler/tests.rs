@@ -3,6 +3,7 @@ use aws_sdk_glue::error::ErrorMetadata;
 use aws_sdk_glue::operation::batch_create_partition::{
     BatchCreatePartitionError, BatchCreatePartitionOutput,
 };
+use aws_sdk_glue::operation::batch_delete_partition::BatchDeletePartitionOutput;
 use aws_sdk_glue::operation::batch_get_partition::BatchGetPartitionOutput;
 use aws_sdk_glue::operation::batch_update_partition::BatchUpdatePartitionOutput;
 use aws_sdk_glue::operation::create_table::CreateTableOutput;
@@ -52,12 +53,19 @@ const COLUMNS: &str = r#"[{"name":"o_orderkey","type":"bigint"},{"name":"o_total
     {"name":"o_orderdate","type":"date"}]"#;
 
 fn manifest(files: &[&str], columns: &str) -> Rule {
+    manifest_removing(files, columns, &[])
+}
+
+/// A manifest whose whole-table overwrite removed the `removed` day folders.
+fn manifest_removing(files: &[&str], columns: &str, removed: &[&str]) -> Rule {
+    let removed = serde_json::to_string(removed).unwrap();
     let files: Vec<String> = files
         .iter()
         .map(|f| format!(r#"{{"path":"{f}","bytes":10}}"#))
         .collect();
     let text = format!(
-        r#"{{"version":2,"execution_id":"{EXEC}","rows":5,"source_rows":5,"bytes":{},"files":[{}],"columns":{columns}}}"#,
+        r#"{{"version":2,"execution_id":"{EXEC}","rows":5,"source_rows":5,"bytes":{},"files":[{}],"columns":{columns},
+            "removed_days":{removed}}}"#,
         10 * files.len(),
         files.join(",")
     );
@@ -341,27 +349,59 @@ async fn a_new_column_extends_the_table_and_updates_the_stored_day() {
 }
 
 #[tokio::test]
-async fn a_whole_table_run_registers_every_day_it_wrote() {
+async fn a_whole_table_run_registers_every_day_it_wrote_and_drops_the_days_it_removed() {
     let (m, get, parts, add) = (
-        manifest(
+        manifest_removing(
             &[
                 "o_orderdate_key=1998-07-20/part-0.parquet",
                 "o_orderdate_key=1998-07-21/part-0.parquet",
                 "o_orderdate_key=1998-07-21/part-1.parquet",
             ],
             COLUMNS,
+            &["o_orderdate_key=1998-07-19", "o_orderdate_key=1998-07-18"],
         ),
         stored_table(&STORED),
         stored_partitions(&[("1998-07-21", &STORED)]),
         create_partitions(&["1998-07-20"]),
     );
-    let report = handle(&state("full"), &clients(&[&m], &[&get, &parts, &add]))
-        .await
-        .unwrap();
+    let delete = mock!(aws_sdk_glue::Client::batch_delete_partition)
+        .match_requests(|r| {
+            r.partitions_to_delete()
+                .iter()
+                .map(|p| p.values()[0].as_str())
+                .collect::<Vec<_>>()
+                == ["1998-07-19", "1998-07-18"]
+        })
+        .then_output(|| {
+            // 1998-07-18 was never registered: gone already, which is not an error.
+            BatchDeletePartitionOutput::builder()
+                .errors(
+                    PartitionError::builder()
+                        .partition_values("1998-07-18")
+                        .error_detail(
+                            ErrorDetail::builder()
+                                .error_code("EntityNotFoundException")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let report = handle(
+        &state("full"),
+        &clients(&[&m], &[&get, &parts, &add, &delete]),
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        (report.partitions_created, report.partitions_unchanged),
-        (1, 1)
+        (
+            report.partitions_created,
+            report.partitions_unchanged,
+            report.partitions_deleted
+        ),
+        (1, 1, 1)
     );
+    assert_eq!(delete.num_calls(), 1);
 }
 
 #[tokio::test]

@@ -19,6 +19,8 @@ use std::collections::HashMap;
 pub const GET_BATCH: usize = 1000;
 /// BatchCreatePartition and BatchUpdatePartition take at most 100 per call.
 pub const WRITE_BATCH: usize = 100;
+/// BatchDeletePartition takes at most 25 per call.
+pub const DELETE_BATCH: usize = 25;
 
 /// Throttling, and a concurrent change of the same table (another execution registering), are
 /// GlueThrottled: the state machine retries them with backoff. Anything else is GlueApiError.
@@ -320,6 +322,46 @@ pub async fn update_partitions(
         }
     }
     Ok(())
+}
+
+/// Deletes the partitions; returns how many existed. One already gone is not an error.
+pub async fn delete_partitions(
+    client: &Client,
+    target: &CatalogTable,
+    values: &[String],
+) -> Result<u64> {
+    let mut deleted = 0;
+    for chunk in values.chunks(DELETE_BATCH) {
+        let keys = chunk
+            .iter()
+            .map(|v| value_list(v))
+            .collect::<Result<Vec<_>>>()?;
+        let out = client
+            .batch_delete_partition()
+            .database_name(&target.database)
+            .table_name(&target.table)
+            .set_partitions_to_delete(Some(keys))
+            .send()
+            .await
+            .map_err(|err| catalog_error("BatchDeletePartition", &err))?;
+        let mut missing = 0;
+        for error in out.errors() {
+            let detail = error.error_detail();
+            match detail.and_then(|d| d.error_code()) {
+                Some("EntityNotFoundException") => missing += 1,
+                code => {
+                    return Err(partition_error(
+                        "BatchDeletePartition",
+                        error.partition_values().first().map_or("", String::as_str),
+                        code,
+                        detail.and_then(|d| d.error_message()),
+                    ))
+                }
+            }
+        }
+        deleted += (chunk.len() - missing) as u64;
+    }
+    Ok(deleted)
 }
 
 /// A per-partition error of a batch call: throttling is retried by the state machine, the rest
