@@ -9,10 +9,7 @@ pub use unload_core::job_spec::JobSettings as Settings;
 use unload_core::job_spec::{JobDefinition, ScriptSource, OWNER_TAG};
 use unload_core::{Result, UnloadError};
 
-pub struct Clients {
-    pub glue: aws_sdk_glue::Client,
-    pub s3: aws_sdk_s3::Client,
-}
+pub use unload_core::aws::GlueAndS3 as Clients;
 
 pub async fn handle(state: &State, clients: &Clients, settings: &Settings) -> Result<JobRef> {
     let request = state.request()?;

@@ -10,10 +10,7 @@ use unload_core::contract::State;
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = unload_core::aws::load_config().await;
-    let clients = handler::Clients {
-        glue: aws_sdk_glue::Client::new(&config),
-        s3: unload_core::aws::s3_client(&config),
-    };
+    let clients = handler::Clients::new(&config);
     // A bad environment is reported on every invocation as ConfigurationError, not as a crash.
     let settings = handler::Settings::from_env();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {

@@ -11,10 +11,7 @@ use unload_core::catalog::{
 use unload_core::contract::{CatalogReport, JobAction, State};
 use unload_core::{Result, UnloadError};
 
-pub struct Clients {
-    pub s3: aws_sdk_s3::Client,
-    pub glue: aws_sdk_glue::Client,
-}
+pub use unload_core::aws::GlueAndS3 as Clients;
 
 pub async fn handle(state: &State, clients: &Clients) -> Result<CatalogReport> {
     let request = state.request()?;

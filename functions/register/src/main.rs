@@ -10,10 +10,7 @@ use unload_core::contract::State;
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = unload_core::aws::load_config().await;
-    let clients = handler::Clients {
-        s3: unload_core::aws::s3_client(&config),
-        glue: aws_sdk_glue::Client::new(&config),
-    };
+    let clients = handler::Clients::new(&config);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let clients = &clients;
         async move { handler::handle(&State::from_value(event.payload)?, clients).await }

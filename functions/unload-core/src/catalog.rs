@@ -95,10 +95,10 @@ impl Column {
 /// How a format's files are read: the StorageDescriptor's classes and the table's classification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageFormat {
-    pub input_format: &'static str,
-    pub output_format: &'static str,
+    pub input_format: String,
+    pub output_format: String,
     pub serde: &'static str,
-    pub serde_parameters: Vec<(&'static str, String)>,
+    pub serde_parameters: Vec<(&'static str, &'static str)>,
     pub classification: &'static str,
     /// Table parameters beyond `classification` and `EXTERNAL`.
     pub table_parameters: Vec<(&'static str, &'static str)>,
@@ -106,57 +106,59 @@ pub struct StorageFormat {
 
 const TEXT_INPUT: &str = "org.apache.hadoop.mapred.TextInputFormat";
 const TEXT_OUTPUT: &str = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat";
+const HIVE_IO: &str = "org.apache.hadoop.hive.ql.io";
 
 /// The catalog's description of the files the Glue job writes in `format` (see the job's writer
 /// options in glue-scripts/unload_table.py and docs/ARCHITECTURE.md, "The catalog").
 pub fn storage_format(format: FileFormat) -> StorageFormat {
-    match format {
-        FileFormat::Parquet => StorageFormat {
-            input_format: "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
-            output_format: "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
-            serde: "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
-            serde_parameters: vec![("serialization.format", "1".into())],
-            classification: "parquet",
-            table_parameters: vec![],
-        },
-        FileFormat::Orc => StorageFormat {
-            input_format: "org.apache.hadoop.hive.ql.io.orc.OrcInputFormat",
-            output_format: "org.apache.hadoop.hive.ql.io.orc.OrcOutputFormat",
-            serde: "org.apache.hadoop.hive.ql.io.orc.OrcSerde",
-            serde_parameters: vec![("serialization.format", "1".into())],
-            classification: "orc",
-            table_parameters: vec![],
-        },
-        // JSON Lines; the job writes timestamps with microseconds and an offset.
-        FileFormat::Json => StorageFormat {
-            input_format: TEXT_INPUT,
-            output_format: TEXT_OUTPUT,
-            serde: "org.openx.data.jsonserde.JsonSerDe",
-            serde_parameters: vec![("paths", String::new())],
-            classification: "json",
-            table_parameters: vec![],
-        },
+    let (input, output, serde): (String, String, &'static str) = match format {
+        FileFormat::Parquet => (
+            format!("{HIVE_IO}.parquet.MapredParquetInputFormat"),
+            format!("{HIVE_IO}.parquet.MapredParquetOutputFormat"),
+            "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        ),
+        FileFormat::Orc => (
+            format!("{HIVE_IO}.orc.OrcInputFormat"),
+            format!("{HIVE_IO}.orc.OrcOutputFormat"),
+            "org.apache.hadoop.hive.ql.io.orc.OrcSerde",
+        ),
+        // JSON Lines (gzip, which the text format reads); the JSON SerDe Spectrum supports.
+        FileFormat::Json => (
+            TEXT_INPUT.into(),
+            TEXT_OUTPUT.into(),
+            "org.openx.data.jsonserde.JsonSerDe",
+        ),
         // RFC 4180 quoting with a header line; every column is text (see `column_type`).
-        FileFormat::Csv => StorageFormat {
-            input_format: TEXT_INPUT,
-            output_format: TEXT_OUTPUT,
-            serde: "org.apache.hadoop.hive.serde2.OpenCSVSerde",
-            serde_parameters: vec![
-                ("separatorChar", ",".into()),
-                ("quoteChar", "\"".into()),
-                ("escapeChar", "\\".into()),
+        FileFormat::Csv => (
+            TEXT_INPUT.into(),
+            TEXT_OUTPUT.into(),
+            "org.apache.hadoop.hive.serde2.OpenCSVSerde",
+        ),
+        FileFormat::Avro => (
+            format!("{HIVE_IO}.avro.AvroContainerInputFormat"),
+            format!("{HIVE_IO}.avro.AvroContainerOutputFormat"),
+            "org.apache.hadoop.hive.serde2.avro.AvroSerDe",
+        ),
+    };
+    let (serde_parameters, table_parameters) = match format {
+        FileFormat::Parquet | FileFormat::Orc => (vec![("serialization.format", "1")], vec![]),
+        FileFormat::Csv => (
+            vec![
+                ("separatorChar", ","),
+                ("quoteChar", "\""),
+                ("escapeChar", "\\"),
             ],
-            classification: "csv",
-            table_parameters: vec![("skip.header.line.count", "1")],
-        },
-        FileFormat::Avro => StorageFormat {
-            input_format: "org.apache.hadoop.hive.ql.io.avro.AvroContainerInputFormat",
-            output_format: "org.apache.hadoop.hive.ql.io.avro.AvroContainerOutputFormat",
-            serde: "org.apache.hadoop.hive.serde2.avro.AvroSerDe",
-            serde_parameters: vec![],
-            classification: "avro",
-            table_parameters: vec![],
-        },
+            vec![("skip.header.line.count", "1")],
+        ),
+        FileFormat::Json | FileFormat::Avro => (vec![], vec![]),
+    };
+    StorageFormat {
+        input_format: input,
+        output_format: output,
+        serde,
+        serde_parameters,
+        classification: format.name(),
+        table_parameters,
     }
 }
 

@@ -219,6 +219,14 @@ fn update_table() -> Rule {
         .then_output(|| UpdateTableOutput::builder().build())
 }
 
+/// A batch call's refusal of one partition.
+fn refused(day: &str, code: &str) -> PartitionError {
+    PartitionError::builder()
+        .partition_values(day)
+        .error_detail(ErrorDetail::builder().error_code(code).build())
+        .build()
+}
+
 fn clients(s3: &[&Rule], glue: &[&Rule]) -> Clients {
     Clients {
         s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3.iter().copied()),
@@ -375,16 +383,7 @@ async fn a_whole_table_run_registers_every_day_it_wrote_and_drops_the_days_it_re
         .then_output(|| {
             // 1998-07-18 was never registered: gone already, which is not an error.
             BatchDeletePartitionOutput::builder()
-                .errors(
-                    PartitionError::builder()
-                        .partition_values("1998-07-18")
-                        .error_detail(
-                            ErrorDetail::builder()
-                                .error_code("EntityNotFoundException")
-                                .build(),
-                        )
-                        .build(),
-                )
+                .errors(refused("1998-07-18", "EntityNotFoundException"))
                 .build()
         });
     let report = handle(
@@ -408,17 +407,7 @@ async fn a_whole_table_run_registers_every_day_it_wrote_and_drops_the_days_it_re
 async fn a_day_another_execution_created_first_is_updated_to_ours() {
     let raced = mock!(aws_sdk_glue::Client::batch_create_partition).then_output(|| {
         BatchCreatePartitionOutput::builder()
-            .errors(
-                PartitionError::builder()
-                    .partition_values("1998-07-21")
-                    .error_detail(
-                        ErrorDetail::builder()
-                            .error_code("AlreadyExistsException")
-                            .error_message("Partition already exists.")
-                            .build(),
-                    )
-                    .build(),
-            )
+            .errors(refused("1998-07-21", "AlreadyExistsException"))
             .build()
     });
     let (m, get, parts, update) = (

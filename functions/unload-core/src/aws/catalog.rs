@@ -3,14 +3,14 @@
 //! in `crate::catalog`; this converts and maps errors (throttling → GlueThrottled, retried by the
 //! state machine like every other Glue call).
 
-use super::{describe, error_code};
+use super::{describe, error_code, is_throttling};
 use crate::catalog::{Column, PartitionSpec, StoredPartition, StoredTable, TableSpec};
 use crate::contract::CatalogTable;
 use crate::error::{Result, UnloadError};
 use aws_sdk_glue::error::ProvideErrorMetadata;
 use aws_sdk_glue::types::{
-    BatchUpdatePartitionRequestEntry, Column as GlueColumn, PartitionInput, PartitionValueList,
-    SerDeInfo, StorageDescriptor, TableInput,
+    BatchUpdatePartitionRequestEntry, Column as GlueColumn, PartitionError, PartitionInput,
+    PartitionValueList, SerDeInfo, StorageDescriptor, TableInput,
 };
 use aws_sdk_glue::Client;
 use std::collections::HashMap;
@@ -22,6 +22,9 @@ pub const WRITE_BATCH: usize = 100;
 /// BatchDeletePartition takes at most 25 per call.
 pub const DELETE_BATCH: usize = 25;
 
+/// Another execution changed the same table at the same moment.
+const CONCURRENT_CHANGE: &str = "ConcurrentModificationException";
+
 /// Throttling, and a concurrent change of the same table (another execution registering), are
 /// GlueThrottled: the state machine retries them with backoff. Anything else is GlueApiError.
 fn catalog_error<E: ProvideErrorMetadata + std::error::Error>(
@@ -30,10 +33,9 @@ fn catalog_error<E: ProvideErrorMetadata + std::error::Error>(
 ) -> UnloadError {
     let text = describe(&format!("Glue {operation}"), err);
     match error_code(err) {
-        "ThrottlingException"
-        | "TooManyRequestsException"
-        | "RequestLimitExceeded"
-        | "ConcurrentModificationException" => UnloadError::GlueThrottled(text),
+        code if is_throttling(code) || code == CONCURRENT_CHANGE => {
+            UnloadError::GlueThrottled(text)
+        }
         _ => UnloadError::GlueApiError(text),
     }
 }
@@ -71,7 +73,7 @@ fn storage(spec: &TableSpec, location: &str) -> Result<StorageDescriptor> {
             format
                 .serde_parameters
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.clone()))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         ))
         .build();
@@ -260,25 +262,11 @@ pub async fn create_partitions(
             .send()
             .await
             .map_err(|err| catalog_error("BatchCreatePartition", &err))?;
-        for error in out.errors() {
-            let value = error
-                .partition_values()
-                .first()
-                .cloned()
-                .unwrap_or_default();
-            let detail = error.error_detail();
-            match detail.and_then(|d| d.error_code()) {
-                Some("AlreadyExistsException") => existing.push(value),
-                code => {
-                    return Err(partition_error(
-                        "BatchCreatePartition",
-                        &value,
-                        code,
-                        detail.and_then(|d| d.error_message()),
-                    ))
-                }
-            }
-        }
+        existing.extend(tolerated(
+            "BatchCreatePartition",
+            out.errors(),
+            "AlreadyExistsException",
+        )?);
     }
     Ok(existing)
 }
@@ -344,24 +332,39 @@ pub async fn delete_partitions(
             .send()
             .await
             .map_err(|err| catalog_error("BatchDeletePartition", &err))?;
-        let mut missing = 0;
-        for error in out.errors() {
-            let detail = error.error_detail();
-            match detail.and_then(|d| d.error_code()) {
-                Some("EntityNotFoundException") => missing += 1,
-                code => {
-                    return Err(partition_error(
-                        "BatchDeletePartition",
-                        error.partition_values().first().map_or("", String::as_str),
-                        code,
-                        detail.and_then(|d| d.error_message()),
-                    ))
-                }
-            }
-        }
-        deleted += (chunk.len() - missing) as u64;
+        let missing = tolerated(
+            "BatchDeletePartition",
+            out.errors(),
+            "EntityNotFoundException",
+        )?;
+        deleted += (chunk.len() - missing.len()) as u64;
     }
     Ok(deleted)
+}
+
+/// The partitions a batch call refused with the `tolerated` code; any other refusal fails.
+fn tolerated(operation: &str, errors: &[PartitionError], tolerated: &str) -> Result<Vec<String>> {
+    let mut values = Vec::new();
+    for error in errors {
+        let value = error
+            .partition_values()
+            .first()
+            .cloned()
+            .unwrap_or_default();
+        let detail = error.error_detail();
+        match detail.and_then(|d| d.error_code()) {
+            Some(code) if code == tolerated => values.push(value),
+            code => {
+                return Err(partition_error(
+                    operation,
+                    &value,
+                    code,
+                    detail.and_then(|d| d.error_message()),
+                ))
+            }
+        }
+    }
+    Ok(values)
 }
 
 /// A per-partition error of a batch call: throttling is retried by the state machine, the rest
@@ -378,7 +381,7 @@ fn partition_error(
         message.unwrap_or_default()
     );
     match code {
-        Some("ThrottlingException" | "ConcurrentModificationException") => {
+        Some(code) if is_throttling(code) || code == CONCURRENT_CHANGE => {
             UnloadError::GlueThrottled(text)
         }
         _ => UnloadError::GlueApiError(text),

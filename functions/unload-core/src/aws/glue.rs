@@ -1,6 +1,6 @@
 //! Glue: jobs (GetJob, CreateJob, UpdateJob) and job runs (StartJobRun, GetJobRun, GetJobRuns).
 
-use super::{describe, error_code};
+use super::{describe, error_code, is_throttling};
 use crate::contract::NormalizedRequest;
 use crate::engine::Engine;
 use crate::error::{Result, UnloadError};
@@ -27,9 +27,7 @@ fn glue_error<E: ProvideErrorMetadata + std::error::Error>(
 ) -> UnloadError {
     let text = describe(&format!("Glue {operation}"), err);
     match error_code(err) {
-        "ThrottlingException" | "TooManyRequestsException" | "RequestLimitExceeded" => {
-            UnloadError::GlueThrottled(text)
-        }
+        code if is_throttling(code) => UnloadError::GlueThrottled(text),
         "ConcurrentRunsExceededException" => UnloadError::ConcurrentRunsExceeded(text),
         "EntityNotFoundException" => UnloadError::GlueJobNotFound(text),
         _ => UnloadError::GlueApiError(text),

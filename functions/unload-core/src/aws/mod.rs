@@ -14,6 +14,18 @@ pub async fn load_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
 
+/// Error codes that mean "slow down" (Glue answers ThrottlingException; the SDKs' standard retry
+/// treats the others the same way): the state machine backs off and retries them.
+const THROTTLING_CODES: [&str; 3] = [
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+];
+
+fn is_throttling(code: &str) -> bool {
+    THROTTLING_CODES.contains(&code)
+}
+
 /// The service's error code, if the error came from the service.
 fn error_code<E: ProvideErrorMetadata>(err: &E) -> &str {
     err.code().unwrap_or("")
@@ -22,6 +34,21 @@ fn error_code<E: ProvideErrorMetadata>(err: &E) -> &str {
 /// A one-line description of an SDK error with its causes (no request data, so no secrets).
 fn describe<E: std::error::Error>(operation: &str, err: &E) -> String {
     format!("{operation} failed: {}", DisplayErrorContext(err))
+}
+
+/// The Glue and S3 clients ensure-job and register use.
+pub struct GlueAndS3 {
+    pub glue: aws_sdk_glue::Client,
+    pub s3: aws_sdk_s3::Client,
+}
+
+impl GlueAndS3 {
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self {
+            glue: aws_sdk_glue::Client::new(config),
+            s3: s3_client(config),
+        }
+    }
 }
 
 /// An S3 client. With an endpoint override (a local S3, MinIO) requests are path-style, since
