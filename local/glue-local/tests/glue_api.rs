@@ -1313,13 +1313,8 @@ async fn catalog_operations_go_to_the_catalog_endpoint_and_come_back_verbatim() 
     let glue = server.client_with(RetryConfig::disabled());
 
     use aws_sdk_glue::operation::RequestId;
-    let out = glue
-        .get_table()
-        .database_name("lake")
-        .name("orders")
-        .send()
-        .await
-        .unwrap();
+    let get_table = |name: &str| glue.get_table().database_name("lake").name(name).send();
+    let out = get_table("orders").await.unwrap();
     let table = out.table().unwrap();
     assert_eq!(table.name(), "orders");
     assert_eq!(
@@ -1338,13 +1333,7 @@ async fn catalog_operations_go_to_the_catalog_endpoint_and_come_back_verbatim() 
     assert_eq!(seen.body, json!({"DatabaseName": "lake", "Name": "orders"}));
 
     // The upstream's errors reach the SDK as they were answered.
-    let err = glue
-        .get_table()
-        .database_name("lake")
-        .name("nope")
-        .send()
-        .await
-        .unwrap_err();
+    let err = get_table("nope").await.unwrap_err();
     assert_eq!(
         status_and_code(&err),
         (400, "EntityNotFoundException".into())
@@ -1365,13 +1354,7 @@ async fn catalog_operations_go_to_the_catalog_endpoint_and_come_back_verbatim() 
         (400, "UnknownOperationException".into())
     );
     server.arm("GetTable", "ThrottlingException", 1);
-    let err = glue
-        .get_table()
-        .database_name("lake")
-        .name("orders")
-        .send()
-        .await
-        .unwrap_err();
+    let err = get_table("orders").await.unwrap_err();
     assert_eq!(status_and_code(&err), (400, "ThrottlingException".into()));
     assert_eq!(upstream.received().len(), 2, "{:?}", upstream.received());
 }
