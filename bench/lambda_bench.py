@@ -61,6 +61,7 @@ BASELINE = ROOT / "bench" / "python_baseline"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 ARM64_RELEASE = ROOT / "target" / "aarch64-unknown-linux-gnu" / "release"
 X86_RELEASE = ROOT / "target" / "release"
+# register is not measured: it has no Python baseline (bench/python_baseline) to compare with.
 FUNCTIONS = ["validate", "ensure-job", "start-run", "check-status", "report"]
 CALLS = {
     "validate": "events/validate.json (no AWS call)",

@@ -5,9 +5,11 @@ stopped (with its children) at the end, on an error, or on Ctrl-C.
 
     PostgreSQL (local/pgcluster.py)       the warehouse stand-in, seeded with demo_master.orders
     s3-local   (local/s3-local)           S3 over <state>/s3: what Spark writes is what S3 serves
-    moto (local/moto_server.py)           Step Functions (executes the real ASL) and CloudWatch
-    glue-local (local/glue-local)         the Glue job API; runs unload_table.py on local PySpark
-    cargo lambda watch                    the five real Lambda binaries behind the Invoke API
+    moto (local/moto_server.py)           Step Functions (executes the real ASL), CloudWatch and
+                                          the Glue Data Catalog
+    glue-local (local/glue-local)         the Glue job API; runs unload_table.py on local PySpark;
+                                          forwards the Data Catalog's calls to moto
+    cargo lambda watch                    the six real Lambda binaries behind the Invoke API
 
 moto's Step Functions engine sends its Lambda calls to http://localhost:$MOTO_PORT, so moto
 itself listens on another port and MOTO_PORT names the Lambda gateway's (local/lambda_gateway.py:
@@ -25,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -34,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lambda_gateway  # noqa: E402
 from asl import asl_text, substitute  # noqa: E402
 import pgcluster  # noqa: E402
-from stack_queries import NAMESPACE, REGION, StackError, StackQueries  # noqa: E402
+from stack_queries import NAMESPACE, READABLE_FORMATS, REGION, StackError, StackQueries  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -42,6 +45,7 @@ TARGET = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target") / "debug"
 ACCOUNT = "123456789012"
 CONNECTION = "local-warehouse"
 STACK_NAME = "local"  # the job name prefix and owner tag a deployed stack would use
+CATALOG_DATABASE = f"{STACK_NAME}_lake"  # the template's default: <stack name>_lake
 LAKE_BUCKET = "datalake"
 ARTIFACTS_BUCKET = "artifacts"
 SCRIPT_KEY = "glue-scripts/unload_table.py"
@@ -52,8 +56,9 @@ FUNCTIONS = {
     "StartRunFunctionArn": "start-run",
     "CheckStatusFunctionArn": "check-status",
     "ReportFunctionArn": "report",
+    "RegisterFunctionArn": "register",
 }
-BINARIES = ["validate", "ensure-job", "start-run", "check-status", "report", "glue-local", "s3-local"]
+BINARIES = [*FUNCTIONS.values(), "glue-local", "s3-local"]
 
 
 def free_port() -> int:
@@ -148,13 +153,15 @@ class Stack:
                             "-H", "127.0.0.1", "-p", str(self.ports["moto"])], moto_env)
         self._wait_for(lambda: port_open(self.ports["moto"]), "moto", 60)
         self._post(f"{self.moto_url}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
-        self.say(f"  aws         moto (Step Functions, CloudWatch) on 127.0.0.1:{self.ports['moto']}")
+        self.say(f"  aws         moto (Step Functions, CloudWatch, Glue Data Catalog) on 127.0.0.1:{self.ports['moto']}")
 
         glue_env = dict(self._aws_env(), UNLOAD_LOCAL_CONNECTIONS_FILE=str(connections), PYTHONUNBUFFERED="1")
         self.ports["glue"] = self._spawn_ready("glue-local", [
             str(TARGET / "glue-local"), "--bind", "127.0.0.1:0", "--s3-root", str(self.state_dir / "s3"),
-            "--state-dir", str(self.state_dir / "glue"), "--python", str(VENV_BIN / "python")], glue_env)
-        self.say(f"  glue        glue-local on 127.0.0.1:{self.ports['glue']} (runs the job on local PySpark)")
+            "--state-dir", str(self.state_dir / "glue"), "--python", str(VENV_BIN / "python"),
+            "--catalog-endpoint", self.moto_url], glue_env)
+        self.say(f"  glue        glue-local on 127.0.0.1:{self.ports['glue']} (runs the job on local PySpark; "
+                 f"the catalog's calls go to moto)")
 
         env_file = self.state_dir / "lambda.env"
         env_file.write_text("".join(f"{k}={dotenv_value(v)}\n" for k, v in self.lambda_env().items()))
@@ -165,7 +172,8 @@ class Stack:
         self.say(f"  lambdas     cargo lambda watch on 127.0.0.1:{self.ports['lambda']} "
                  f"({', '.join(FUNCTIONS.values())})")
         self.queries = StackQueries(
-            self.state_dir, {"s3": f"http://127.0.0.1:{self.ports['s3']}", "glue": f"http://127.0.0.1:{self.ports['glue']}"},
+            self.state_dir, {"s3": f"http://127.0.0.1:{self.ports['s3']}", "glue": f"http://127.0.0.1:{self.ports['glue']}",
+                             "lambda": f"http://127.0.0.1:{self.ports['gateway']}"},
             self.moto_url, self.cluster.dsn, lambda: self._check_processes("died during the execution"))
         self.deploy()
 
@@ -267,6 +275,7 @@ class Stack:
             "UNLOAD_ALLOWED_GLUE_CONNECTIONS": CONNECTION,
             "UNLOAD_DEFAULT_REDSHIFT_ROLE_ARN": f"arn:aws:iam::{ACCOUNT}:role/local-redshift-unload",
             "UNLOAD_ALLOWED_REDSHIFT_ROLE_ARNS": f"arn:aws:iam::{ACCOUNT}:role/local-redshift-unload",
+            "UNLOAD_CATALOG_DATABASE": CATALOG_DATABASE,
             "GLUE_JOB_TAGS": json.dumps({"redshift-unload:stack": STACK_NAME}),
             "GLUE_JOB_ARN_PREFIX": f"arn:aws:glue:{REGION}:{ACCOUNT}:job/",
             "GLUE_SCRIPT_LOCATION": f"s3://{ARTIFACTS_BUCKET}/{SCRIPT_KEY}",
@@ -282,17 +291,21 @@ class Stack:
     # ---- "deployment" ------------------------------------------------------------------------
 
     def deploy(self) -> None:
-        """What `sam deploy` does, locally: buckets, the script upload, the state machine."""
+        """What `sam deploy` does, locally: buckets, the script upload, the catalog database, the
+        state machine."""
         s3 = self.queries.client("s3")
         for bucket in (LAKE_BUCKET, ARTIFACTS_BUCKET):
             if not (self.state_dir / "s3" / bucket).is_dir():
                 s3.create_bucket(Bucket=bucket)
         s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=SCRIPT_KEY, Body=(ROOT / "glue-scripts" / "unload_table.py").read_bytes())
+        self.queries.catalog().create_database(DatabaseInput={
+            "Name": CATALOG_DATABASE, "Description": "Tables of the local unload stack (registered by its register function)."})
         sfn = self.queries.client("stepfunctions")
         definition = local_definition(asl_text())
         self.queries.state_machine_arn = sfn.create_state_machine(
             name=STATE_MACHINE, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/local-sfn")["stateMachineArn"]
-        self.say(f"  deployed    script s3://{ARTIFACTS_BUCKET}/{SCRIPT_KEY}, state machine {STATE_MACHINE}")
+        self.say(f"  deployed    script s3://{ARTIFACTS_BUCKET}/{SCRIPT_KEY}, catalog database {CATALOG_DATABASE}, "
+                 f"state machine {STATE_MACHINE}")
 
     @property
     def state_machine_arn(self) -> str:
@@ -331,6 +344,11 @@ def describe_event(event: dict) -> str | None:
             run = json.loads(details.get("output") or "{}").get("run") or {}
             return (f"  └ Glue run {run.get('id', '?')[:12]}… {run.get('state')} "
                     f"(poll {run.get('polls')}, next look in {run.get('next_poll_seconds')} s)")
+        if details["name"] == "RegisterInCatalog":
+            c = json.loads(details.get("output") or "{}").get("catalog") or {}
+            return (f"  └ catalog {c.get('database')}.{c.get('table')}: table {c.get('action')}, partitions "
+                    f"{c.get('partitions_created')} created, {c.get('partitions_updated')} updated, "
+                    f"{c.get('partitions_unchanged')} unchanged")
     if kind == "ExecutionFailed":
         d = event.get("executionFailedEventDetails", {})
         return f"FAILED: {d.get('error')}: {d.get('cause')}"
@@ -366,14 +384,14 @@ def run_demo(args: argparse.Namespace) -> int:
             print(f"   error: {result.get('error')}\n   cause: {result.get('cause')}")
             print(f"   logs:  {stack.state_dir / 'logs'}")
             return 1
-        print_outcome(stack.queries, output)
+        print_outcome(stack.queries, output, query_day=args.day)
         if args.keep:
             keep_running(stack)
     print(f"\n== Stack stopped. Wall time {time.monotonic() - wall:.1f} s.")
     return 0
 
 
-def print_outcome(queries: StackQueries, output: dict) -> None:
+def print_outcome(queries: StackQueries, output: dict, query_day: str | None = None) -> None:
     request, report = output["request"], output["report"]
     target = queries.lake_path(request["target_uri"])
     print(f"\n== Files in {request['target_uri']}")
@@ -396,6 +414,52 @@ def print_outcome(queries: StackQueries, output: dict) -> None:
         sums = queries.metric_sums(table)
         label = f"TableName={table}" if table else "all tables"
         print(f"   {label:<32} " + ", ".join(f"{k}={v:g}" for k, v in sorted(sums.items())))
+    print_catalog(queries, output, query_day)
+
+
+def print_catalog(queries: StackQueries, output: dict, query_day: str | None) -> None:
+    """The catalog table the run registered, read back from moto, and a query through it: the
+    rows at a partition's catalog Location against the warehouse's for that day (the run's day;
+    for a whole table, query_day when it has a partition, else the last one)."""
+    registered = output.get("catalog")
+    if not registered:
+        print("\n== Glue Data Catalog: this run was not registered")
+        return
+    database, name = registered["database"], registered["table"]
+    table = queries.catalog_table(database, name)
+    if table is None:
+        raise StackError(f"register reported {database}.{name}, but the catalog has no such table")
+    sd = table["StorageDescriptor"]
+    print(f"\n== Glue Data Catalog (moto): {database}.{name}, table {registered['action']}, partitions "
+          f"{registered['partitions_created']} created, {registered['partitions_updated']} updated, "
+          f"{registered['partitions_unchanged']} unchanged")
+    print(f"   location     {sd['Location']}")
+    print(f"   format       {table['Parameters'].get('classification')} ({sd['SerdeInfo']['SerializationLibrary']})")
+    columns = ", ".join(f"{c['Name']} {c['Type']}" for c in sd["Columns"])
+    print("\n".join(textwrap.wrap(columns, 96, initial_indent="   columns      ", subsequent_indent=" " * 16)))
+    keys = table.get("PartitionKeys") or []
+    print("   partitioned  " + (", ".join(f"{k['Name']} {k['Type']}" for k in keys) or "no (a flat table)"))
+    partitions = queries.catalog_partitions(database, name)
+    for p in partitions if len(partitions) <= 3 else []:
+        print(f"   partition    {p['Values'][0]}  {p['StorageDescriptor']['Location']}")
+    if len(partitions) > 3:
+        print(f"   partitions   {len(partitions):,}, {partitions[0]['Values'][0]} to {partitions[-1]['Values'][0]}")
+    if not partitions:
+        return
+    request = output["request"]
+    days = [p["Values"][0] for p in partitions]
+    day = request.get("partition_value") or (query_day if query_day in days else days[-1])
+    partition = partitions[days.index(day)]
+    location, classification = partition["StorageDescriptor"]["Location"], table["Parameters"].get("classification")
+    print(f"\n== A query through the catalog: the rows at partition {day}'s Location")
+    if classification not in READABLE_FORMATS:
+        print(f"   pyarrow cannot read {classification} files: not queried here (Athena or Spark can)")
+        return
+    rows = queries.rows_at(location, classification)
+    warehouse = queries.warehouse_rows(request["table"], request["partition_key"], day)
+    print(f"   {rows:,} rows read with pyarrow from {location}")
+    print(f"   {warehouse:,} rows in the warehouse where {request['partition_key']} = {day} "
+          f"({'equal' if rows == warehouse else 'DIFFERENT'})")
 
 
 def keep_running(stack: Stack) -> None:
@@ -403,7 +467,7 @@ def keep_running(stack: Stack) -> None:
     print(f"   export AWS_ENDPOINT_URL={stack.moto_url} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION={REGION}")
     print(f"   state machine: {stack.state_machine_arn}")
     print(f"   S3 endpoint:   http://127.0.0.1:{stack.ports['s3']} (folder {stack.state_dir / 's3'})")
-    print(f"   Glue endpoint: http://127.0.0.1:{stack.ports['glue']}")
+    print(f"   Glue endpoint: http://127.0.0.1:{stack.ports['glue']} (catalog database {CATALOG_DATABASE}, held by moto)")
     try:
         while all(p.alive() for p in stack.processes):
             time.sleep(1)

@@ -1,5 +1,6 @@
 """What tests, benchmarks and the demo ask a running local stack: start an execution and follow it,
-read its history, find the lake's files, count the warehouse's rows, sum the CloudWatch metrics.
+read its history, find the lake's files, count the warehouse's rows, sum the CloudWatch metrics,
+read the Glue Data Catalog and count the rows a catalog location holds.
 
 local/stack.py starts and stops the processes and hands out one `StackQueries` as `stack.queries`.
 This module does not import stack.py: run as `python local/stack.py`, that file is `__main__`, and
@@ -19,6 +20,8 @@ from typing import Callable
 REGION = "us-east-1"
 NAMESPACE = "RedshiftUnload"
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+# The catalog classifications pyarrow reads (it has no Avro reader).
+READABLE_FORMATS = ("parquet", "orc", "json", "csv")
 
 
 class StackError(RuntimeError):
@@ -37,18 +40,33 @@ class StackQueries:
     _clients: dict = field(default_factory=dict)
     _clients_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def client(self, service: str):
-        """A boto3 client for one of the stack's services, built once: building one costs tens of
-        milliseconds, and `wait` polls twice a second."""
+    def client(self, service: str, endpoint: str | None = None):
+        """A boto3 client for one of the stack's services (at `endpoint` if given), built once:
+        building one costs tens of milliseconds, and `wait` polls twice a second."""
+        endpoint = endpoint or self.endpoints.get(service, self.moto_url)
         with self._clients_lock:
-            if service not in self._clients:
+            if (service, endpoint) not in self._clients:
                 import boto3
                 from botocore.config import Config
-                self._clients[service] = boto3.client(
+                self._clients[service, endpoint] = boto3.client(
                     service, region_name=REGION, aws_access_key_id="test", aws_secret_access_key="test",
-                    endpoint_url=self.endpoints.get(service, self.moto_url),
+                    endpoint_url=endpoint,
                     config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
-            return self._clients[service]
+            return self._clients[service, endpoint]
+
+    def catalog(self):
+        """A Glue client of the Data Catalog itself, moto, where glue-local forwards the catalog's
+        calls: what is read here is what the functions wrote, not a view of glue-local's."""
+        return self.client("glue", self.moto_url)
+
+    def invoke(self, function: str, payload: dict) -> dict:
+        """One function's answer through the stack's Lambda Invoke API (the gateway in front of
+        cargo lambda watch); a function error is a StackError with its type and message."""
+        out = self.client("lambda").invoke(FunctionName=function, Payload=json.dumps(payload).encode())
+        answer = json.loads(out["Payload"].read() or b"null")
+        if out.get("FunctionError"):
+            raise StackError(f"{function}: {answer.get('errorType')}: {answer.get('errorMessage')}")
+        return answer
 
     # ---- running executions ------------------------------------------------------------------
 
@@ -108,6 +126,35 @@ class StackQueries:
             params = (day,)
         with psycopg.connect(self.dsn) as conn:
             return conn.execute(query, params).fetchone()[0]
+
+    def catalog_table(self, database: str, table: str) -> dict | None:
+        """GetTable's Table, or None when the catalog has no such table."""
+        glue = self.catalog()
+        try:
+            return glue.get_table(DatabaseName=database, Name=table)["Table"]
+        except glue.exceptions.EntityNotFoundException:
+            return None
+
+    def catalog_partitions(self, database: str, table: str) -> list[dict]:
+        """Every partition of a catalog table (GetPartitions, all pages), by value."""
+        pages = self.catalog().get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table)
+        return sorted((p for page in pages for p in page["Partitions"]), key=lambda p: p["Values"])
+
+    def rows_at(self, location: str, classification: str) -> int:
+        """The rows of the files under an s3:// location, read through the local S3 with pyarrow
+        as a query engine reads a catalog partition (files named _* or .* are not data)."""
+        import pyarrow.csv
+        import pyarrow.dataset as ds
+        import pyarrow.fs
+        if classification not in READABLE_FORMATS:
+            raise StackError(f"pyarrow cannot read {classification} files")
+        s3 = pyarrow.fs.S3FileSystem(
+            endpoint_override=self.endpoints["s3"].removeprefix("http://"), scheme="http",
+            access_key="test", secret_key="test", region=REGION)
+        file_format = classification
+        if classification == "csv":  # the job's RFC 4180 quoting, values may hold newlines
+            file_format = ds.CsvFileFormat(parse_options=pyarrow.csv.ParseOptions(newlines_in_values=True))
+        return ds.dataset(location.removeprefix("s3://"), filesystem=s3, format=file_format).count_rows()
 
     def metric_sums(self, table: str | None) -> dict[str, float]:
         """Sum of every metric in our namespace, for one table or for the all-tables series."""

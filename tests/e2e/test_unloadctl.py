@@ -11,10 +11,11 @@ import subprocess
 import pytest
 
 from conftest import ROOT
+from stack import TARGET  # honours CARGO_TARGET_DIR, as the cargo build below does
 
 TABLE = "demo_master.orders"
 KEY = "o_orderdate"
-BINARY = ROOT / "target" / "debug" / "unloadctl"
+BINARY = TARGET / "unloadctl"
 # The e2e warehouse holds 60 days from 1992-01-01 (1992 is a leap year: up to 1992-02-29), plus
 # the hot day. test_workflow.py uses 1992-01-05, -10, -11 and 1998-07-21; these are ours.
 START_DAY = "1992-02-20"

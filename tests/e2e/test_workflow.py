@@ -11,6 +11,11 @@ from conftest import DAYS, HOT_ROWS, ROWS
 TABLE = "demo_master.orders"
 HOT_DAY = "1998-07-21"
 QUIET_DAY = "1992-01-05"
+CATALOG_DATABASE = "local_lake"
+# demo_master.orders as the catalog describes it: the Spark types of local/seed_demo.sql's columns.
+ORDERS_COLUMNS = [("o_orderkey", "bigint"), ("o_custkey", "bigint"), ("o_orderstatus", "string"),
+                  ("o_totalprice", "decimal(15,2)"), ("o_orderdate", "date"), ("o_orderpriority", "string"),
+                  ("o_clerk", "string"), ("o_shippriority", "int"), ("o_comment", "string")]
 
 
 def request(**overrides):
@@ -28,6 +33,16 @@ def run(stack, body, timeout=600):
 
 def entered_states(stack, arn):
     return [e["stateEnteredEventDetails"]["name"] for e in stack.queries.history(arn) if e["type"].endswith("StateEntered")]
+
+
+def columns(table):
+    """A catalog table's columns as (name, type)."""
+    return [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
+
+
+def partitions_for(stack, table, day):
+    """The catalog partitions of `table` (in the stack's database) for one day."""
+    return [p for p in stack.queries.catalog_partitions(CATALOG_DATABASE, table) if p["Values"] == [day]]
 
 
 def rows_in(folder):
@@ -55,6 +70,21 @@ def test_a_day_lands_as_parquet_with_the_warehouse_rows_and_a_success_metric(sta
     assert stack.queries.metric_sums(TABLE).get("UnloadSucceeded", 0) >= 1
     assert stack.queries.metric_sums(TABLE).get("RowsUnloaded", 0) >= HOT_ROWS
 
+    # Registered: the table (created here, or by an earlier test's day) and one partition for the day.
+    registered = out["catalog"]
+    assert (registered["database"], registered["table"]) == (CATALOG_DATABASE, "demo_master__orders__parquet")
+    assert registered["partitions_created"] + registered["partitions_updated"] + registered["partitions_unchanged"] == 1
+    assert "RegisterInCatalog" in states
+    table = stack.queries.catalog_table(CATALOG_DATABASE, "demo_master__orders__parquet")
+    assert columns(table) == ORDERS_COLUMNS
+    assert [(k["Name"], k["Type"]) for k in table["PartitionKeys"]] == [("o_orderdate_key", "string")]
+    assert table["StorageDescriptor"]["Location"] == "s3://datalake/lake/demo_master/parquet/orders/"
+    assert table["Parameters"]["classification"] == "parquet"
+    (partition,) = partitions_for(stack, "demo_master__orders__parquet", HOT_DAY)
+    assert partition["StorageDescriptor"]["Location"] == out["request"]["target_uri"]
+    # A reader that knows only the catalog finds the day's rows.
+    assert stack.queries.rows_at(partition["StorageDescriptor"]["Location"], "parquet") == HOT_ROWS
+
 
 def test_the_same_day_again_leaves_the_same_rows_and_other_days_untouched(stack):
     _, first, out = run(stack, request(DayPartitionValue=QUIET_DAY))
@@ -64,10 +94,16 @@ def test_the_same_day_again_leaves_the_same_rows_and_other_days_untouched(stack)
     if not hot.exists():  # this test also runs alone
         assert run(stack, request())[1]["status"] == "SUCCEEDED"
     hot_before = folder_snapshot(hot)
-    _, again, _ = run(stack, request(DayPartitionValue=QUIET_DAY))
+    _, again, again_out = run(stack, request(DayPartitionValue=QUIET_DAY))
     assert again["status"] == "SUCCEEDED", again.get("cause")
     assert rows_in(quiet) == stack.queries.warehouse_rows(TABLE, "o_orderdate", QUIET_DAY)
     assert folder_snapshot(hot) == hot_before, "a sibling partition was rewritten"
+    # The catalog too: the same table, still one partition for the day, left as it was.
+    assert again_out["catalog"] == {"database": CATALOG_DATABASE, "table": "demo_master__orders__parquet",
+                                    "action": "unchanged", "partitions_created": 0, "partitions_updated": 0,
+                                    "partitions_unchanged": 1}
+    (partition,) = partitions_for(stack, "demo_master__orders__parquet", QUIET_DAY)
+    assert partition["StorageDescriptor"]["Location"] == out["request"]["target_uri"]
 
 
 def test_a_whole_table_run_writes_one_folder_per_day_with_every_row(stack):
@@ -78,6 +114,11 @@ def test_a_whole_table_run_writes_one_folder_per_day_with_every_row(stack):
     assert len(days) == DAYS + 1 and all(d.startswith("o_orderdate_key=") for d in days)
     dataset = ds.dataset(table_dir, format="orc", partitioning="hive")
     assert dataset.count_rows() == ROWS == stack.queries.warehouse_rows(TABLE)
+    # One catalog partition per day folder, each at its folder.
+    assert out["catalog"]["table"] == "demo_master__orders__orc"
+    partitions = stack.queries.catalog_partitions(CATALOG_DATABASE, "demo_master__orders__orc")
+    assert [(p["Values"][0], p["StorageDescriptor"]["Location"]) for p in partitions] == \
+        [(d.removeprefix("o_orderdate_key="), f"{out['request']['target_uri']}{d}/") for d in days]
 
 
 def test_a_missing_table_fails_with_a_clear_cause_and_a_failure_metric(stack):

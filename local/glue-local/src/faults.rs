@@ -108,9 +108,12 @@ impl Fault {
         count: u64,
         message: Option<&str>,
     ) -> Result<Self, String> {
-        if !crate::protocol::OPERATIONS.contains(&operation) {
+        // A catalog operation can fail here too, before it is forwarded.
+        if !crate::protocol::OPERATIONS.contains(&operation)
+            && !crate::catalog::OPERATIONS.contains(&operation)
+        {
             return Err(format!(
-                "operation must be one glue-local serves ({}), not {operation:?}",
+                "operation must be one glue-local serves ({}) or a Data Catalog operation, not {operation:?}",
                 crate::protocol::OPERATIONS.join(", ")
             ));
         }

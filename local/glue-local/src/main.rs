@@ -6,10 +6,12 @@
 //! executes the job's script (fetched from the folder the local S3 serves) as a local process,
 //! and its state follows the process: STARTING → RUNNING → SUCCEEDED | FAILED | TIMEOUT | STOPPED;
 //! a FAILED run of a job with MaxRetries is followed by its next attempt, as in Glue. Faults
-//! (throttling, 5xx) can be armed per operation with `--fault` or `POST /_twin/faults`.
+//! (throttling, 5xx) can be armed per operation with `--fault` or `POST /_twin/faults`. With
+//! `--catalog-endpoint`, the Data Catalog's operations are forwarded to that server (moto's).
 //!
 //!     glue-local --s3-root DIR --state-dir DIR [--bind 127.0.0.1:0] [--python python3]
 //!                [--timeout-unit-seconds 60] [--fault OPERATION:ERROR[:COUNT] ...]
+//!                [--catalog-endpoint http://127.0.0.1:PORT]
 //!
 //! When ready it prints exactly one line to stdout, `glue-local listening on http://127.0.0.1:<port>`;
 //! every call and state change is logged to stderr. Jobs and runs live in memory; each run's
@@ -20,6 +22,7 @@
 mod log;
 
 mod admin;
+mod catalog;
 mod faults;
 mod protocol;
 mod runner;
@@ -63,6 +66,10 @@ struct Cli {
     /// InternalServiceException); repeatable. POST /_twin/faults does the same at run time.
     #[arg(long = "fault", value_name = "OPERATION:ERROR[:COUNT]", value_parser = faults::Fault::from_flag)]
     faults: Vec<faults::Fault>,
+    /// Forward the Data Catalog's operations (databases, tables, partitions) to this server,
+    /// e.g. moto's; without it they answer UnknownOperationException.
+    #[arg(long, value_name = "http://HOST:PORT", value_parser = catalog::Upstream::parse)]
+    catalog_endpoint: Option<catalog::Upstream>,
 }
 
 /// An absolute path (runs start in their own folder, so relative paths would break).
@@ -132,14 +139,18 @@ async fn serve(cli: Cli) -> Result<(), String> {
         store,
         runner: runner.clone(),
         faults,
+        catalog: cli.catalog_endpoint.clone(),
     });
 
     log!(
-        "s3 root {}, state dir {}, python {}, {} s per Timeout minute",
+        "s3 root {}, state dir {}, python {}, {} s per Timeout minute, catalog {}",
         s3_root.display(),
         state_dir.display(),
         python.display(),
-        cli.timeout_unit_seconds
+        cli.timeout_unit_seconds,
+        cli.catalog_endpoint
+            .as_ref()
+            .map_or("none".into(), catalog::Upstream::url)
     );
     {
         let mut out = std::io::stdout().lock();

@@ -4,8 +4,10 @@
 //! AWS SDKs parse into the modeled exceptions; InternalServiceException is HTTP 500, as in
 //! Glue). Requests are not authenticated: any signature, or none, is accepted; the signature's
 //! region is only read to place ARNs. Paths under `/_twin/` are glue-local's own (see `admin`),
-//! and an armed fault (see `faults`) answers a call before it runs.
+//! an armed fault (see `faults`) answers a call before it runs, and the Data Catalog's operations
+//! go to the catalog endpoint when there is one (see `catalog`).
 
+use crate::catalog::{self, Upstream};
 use crate::faults::Faults;
 use crate::runner::Runner;
 use crate::store::{string_map, ApiError, Store};
@@ -41,6 +43,8 @@ pub struct Api {
     pub store: Arc<Store>,
     pub runner: Arc<Runner>,
     pub faults: Arc<Faults>,
+    /// Where the Data Catalog's operations go; none: they are unknown operations.
+    pub catalog: Option<Upstream>,
 }
 
 /// One HTTP request → one HTTP response (never a transport error).
@@ -50,7 +54,8 @@ pub async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let region = signing_region(req.headers());
+    let headers = req.headers().clone();
+    let region = signing_region(&headers);
     let target = req
         .headers()
         .get("x-amz-target")
@@ -80,9 +85,14 @@ pub async fn handle(
                 log!("{operation}: injected fault");
                 Err(err)
             }
-            None => {
-                parse_body(&body).and_then(|body| api.call(&operation, &body, region.as_deref()))
-            }
+            None => match api.catalog_upstream(&operation) {
+                Some(upstream) => match upstream.forward(&operation, &headers, body).await {
+                    Ok(answer) => return Ok(answer),
+                    Err(err) => Err(err),
+                },
+                None => parse_body(&body)
+                    .and_then(|body| api.call(&operation, &body, region.as_deref())),
+            },
         },
     };
     let (status, body) = match result {
@@ -179,6 +189,13 @@ fn optional_u64(body: &Map<String, Value>, key: &str) -> Result<Option<u64>, Api
 }
 
 impl Api {
+    /// The catalog endpoint, when `operation` is one of the catalog's and there is one.
+    fn catalog_upstream(&self, operation: &str) -> Option<&Upstream> {
+        self.catalog
+            .as_ref()
+            .filter(|_| catalog::OPERATIONS.contains(&operation))
+    }
+
     fn call(
         &self,
         operation: &str,
@@ -312,10 +329,14 @@ impl Api {
             }),
             other => Err(ApiError {
                 code: "UnknownOperationException",
-                message: format!(
-                    "glue-local does not implement {other} (only {})",
-                    OPERATIONS.join(", ")
-                ),
+                message: if catalog::OPERATIONS.contains(&other) {
+                    format!("{other} is a Data Catalog operation: start glue-local with --catalog-endpoint to forward it")
+                } else {
+                    format!(
+                        "glue-local does not implement {other} (only {})",
+                        OPERATIONS.join(", ")
+                    )
+                },
             }),
         }
     }

@@ -1210,3 +1210,181 @@ async fn the_fault_flag_arms_faults_at_start() {
         .unwrap()
         .is_entity_not_found_exception());
 }
+
+// --- The Data Catalog, forwarded ------------------------------------------------------------
+
+/// One request as the upstream received it.
+#[derive(Debug, Clone)]
+struct Received {
+    request_line: String,
+    headers: HashMap<String, String>,
+    body: Value,
+}
+
+/// A tiny HTTP/1.1 server standing in for moto: records each request and answers with
+/// `answer(&request)` = (status line, extra headers, body), one request per connection.
+struct Upstream {
+    url: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+type Answer = (&'static str, Vec<(&'static str, &'static str)>, String);
+
+impl Upstream {
+    fn start(answer: impl Fn(&Received) -> Answer + Send + 'static) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = received.clone();
+        // Detached: it ends with the test process.
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let mut stream = stream.unwrap();
+                let request = read_request(&mut stream);
+                let (status, headers, body) = answer(&request);
+                log.lock().unwrap().push(request);
+                let mut out = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    body.len()
+                );
+                for (k, v) in headers {
+                    out.push_str(&format!("{k}: {v}\r\n"));
+                }
+                out.push_str("\r\n");
+                out.push_str(&body);
+                stream.write_all(out.as_bytes()).unwrap();
+            }
+        });
+        Self { url, received }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+fn read_request(stream: &mut std::net::TcpStream) -> Received {
+    let mut reader = BufReader::new(stream);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line).unwrap();
+    let mut headers = HashMap::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':').unwrap();
+        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
+    }
+    let length: usize = headers
+        .get("content-length")
+        .map_or(0, |n| n.parse().unwrap());
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    Received {
+        request_line: request_line.trim_end().to_string(),
+        headers,
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    }
+}
+
+const JSON_1_1: (&str, &str) = ("Content-Type", "application/x-amz-json-1.1");
+
+#[tokio::test]
+async fn catalog_operations_go_to_the_catalog_endpoint_and_come_back_verbatim() {
+    let upstream = Upstream::start(|request| match request.body["Name"].as_str() {
+        Some("orders") => (
+            "200 OK",
+            vec![JSON_1_1, ("x-amzn-RequestId", "from-upstream")],
+            json!({"Table": {"Name": "orders", "DatabaseName": "lake",
+                             "StorageDescriptor": {"Location": "s3://lake/orders/"}}})
+            .to_string(),
+        ),
+        _ => (
+            "400 Bad Request",
+            vec![JSON_1_1, ("x-amzn-ErrorType", "EntityNotFoundException")],
+            json!({"__type": "EntityNotFoundException", "message": "Table nope not found."})
+                .to_string(),
+        ),
+    });
+    let server = Server::launch("catalog", &["--catalog-endpoint", &upstream.url]);
+    let glue = server.client_with(RetryConfig::disabled());
+
+    use aws_sdk_glue::operation::RequestId;
+    let get_table = |name: &str| glue.get_table().database_name("lake").name(name).send();
+    let out = get_table("orders").await.unwrap();
+    let table = out.table().unwrap();
+    assert_eq!(table.name(), "orders");
+    assert_eq!(
+        table.storage_descriptor().unwrap().location(),
+        Some("s3://lake/orders/")
+    );
+    assert_eq!(out.request_id(), Some("from-upstream"));
+    let [seen]: [Received; 1] = upstream.received().try_into().unwrap();
+    assert_eq!(seen.request_line, "POST / HTTP/1.1");
+    assert_eq!(seen.headers["x-amz-target"], "AWSGlue.GetTable");
+    assert!(seen.headers["authorization"].starts_with("AWS4-HMAC-SHA256 Credential=test/"));
+    assert_eq!(
+        seen.headers["host"],
+        upstream.url.trim_start_matches("http://")
+    );
+    assert_eq!(seen.body, json!({"DatabaseName": "lake", "Name": "orders"}));
+
+    // The upstream's errors reach the SDK as they were answered.
+    let err = get_table("nope").await.unwrap_err();
+    assert_eq!(
+        status_and_code(&err),
+        (400, "EntityNotFoundException".into())
+    );
+    assert_eq!(err.message(), Some("Table nope not found."));
+    assert!(err
+        .as_service_error()
+        .unwrap()
+        .is_entity_not_found_exception());
+
+    // Jobs stay here, other unknown operations stay unknown, and a fault answers first.
+    let script = server.script("ok.sh", "exit 0\n");
+    server.create_job("job", &script, 10, 1).await;
+    glue.get_job().job_name("job").send().await.unwrap();
+    let err = glue.start_crawler().name("c").send().await.unwrap_err();
+    assert_eq!(
+        status_and_code(&err),
+        (400, "UnknownOperationException".into())
+    );
+    server.arm("GetTable", "ThrottlingException", 1);
+    let err = get_table("orders").await.unwrap_err();
+    assert_eq!(status_and_code(&err), (400, "ThrottlingException".into()));
+    assert_eq!(upstream.received().len(), 2, "{:?}", upstream.received());
+}
+
+#[tokio::test]
+async fn without_a_catalog_endpoint_catalog_operations_are_unknown() {
+    let server = Server::launch("nocatalog", &[]);
+    let glue = server.client_with(RetryConfig::disabled());
+    let err = glue.get_databases().send().await.unwrap_err();
+    assert_eq!(
+        status_and_code(&err),
+        (400, "UnknownOperationException".into())
+    );
+    assert!(
+        err.message().unwrap().contains("--catalog-endpoint"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_catalog_endpoint_is_an_internal_service_error() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let server = Server::launch("catalogdown", &["--catalog-endpoint", &url]);
+    let glue = server.client_with(RetryConfig::disabled());
+    let err = glue.get_databases().send().await.unwrap_err();
+    assert_eq!(
+        status_and_code(&err),
+        (500, "InternalServiceException".into())
+    );
+    assert!(err.message().unwrap().contains(&url), "{err:?}");
+}

@@ -9,6 +9,10 @@
 //! lands there as a plain file. (s3s-fs keeps object metadata and in-progress uploads in hidden
 //! `.bucket-…` / `.tmp.…` files directly in --root, never inside a bucket folder.)
 //!
+//! A key that names a folder is no object: GetObject and HeadObject answer 404 NoSuchKey, as S3
+//! does for a prefix (s3s-fs would fail reading the folder as a file, a 500), so clients that probe
+//! a "directory" first (pyarrow, Hadoop's s3a) go on to list it.
+//!
 //! Auth: requests must be SigV4-signed with the one key pair given, by default the dummy
 //! credentials AWS_ACCESS_KEY_ID=test / AWS_SECRET_ACCESS_KEY=test (any region); anonymous or
 //! wrongly signed requests get AccessDenied / SignatureDoesNotMatch.
@@ -22,12 +26,15 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::Request;
 use hyper_util::rt::TokioIo;
+use s3s::access::S3Access;
 use s3s::auth::SimpleAuth;
+use s3s::dto::{GetObjectInput, HeadObjectInput};
 use s3s::service::S3ServiceBuilder;
+use s3s::{s3_error, S3Request, S3Result};
 use s3s_fs::FileSystem;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -49,6 +56,33 @@ struct Cli {
     /// Its secret key.
     #[arg(long, default_value = "test")]
     secret_key: String,
+}
+
+/// Refuses GetObject/HeadObject of a key that is a folder under the root (see the module doc);
+/// every other check is s3s's default (a signed request).
+struct FoldersAreNoObjects {
+    root: PathBuf,
+}
+
+impl FoldersAreNoObjects {
+    fn refuse_folder(&self, bucket: &str, key: &str) -> S3Result<()> {
+        // s3s-fs refuses keys that climb out of the root itself; a plain join suffices here.
+        if !key.is_empty() && self.root.join(bucket).join(Path::new(key)).is_dir() {
+            return Err(s3_error!(NoSuchKey, "{key} is a prefix, not an object"));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl S3Access for FoldersAreNoObjects {
+    async fn get_object(&self, req: &mut S3Request<GetObjectInput>) -> S3Result<()> {
+        self.refuse_folder(&req.input.bucket, &req.input.key)
+    }
+
+    async fn head_object(&self, req: &mut S3Request<HeadObjectInput>) -> S3Result<()> {
+        self.refuse_folder(&req.input.bucket, &req.input.key)
+    }
 }
 
 fn log(line: std::fmt::Arguments<'_>) {
@@ -88,6 +122,9 @@ async fn serve(cli: Cli) -> Result<(), String> {
             cli.access_key.clone(),
             cli.secret_key.clone(),
         ));
+        builder.set_access(FoldersAreNoObjects {
+            root: cli.root.clone(),
+        });
         builder.build()
     };
     let listener = TcpListener::bind(cli.bind)

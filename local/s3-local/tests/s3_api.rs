@@ -3,7 +3,7 @@
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -190,36 +190,40 @@ async fn objects_round_trip_and_files_in_the_folder_are_objects() {
     assert!(server.root.join("artifacts").is_dir());
 }
 
-#[tokio::test]
-async fn missing_keys_are_404_and_bad_credentials_are_refused() {
-    let server = Server::launch("missing");
-    let s3 = server.client("test");
-
+/// GetObject and HeadObject of `key` in bucket lake answer 404 NoSuchKey / NotFound.
+async fn assert_no_object(s3: &Client, key: &str) {
     let get = s3
         .get_object()
         .bucket("lake")
-        .key("nope/_manifest.json")
+        .key(key)
         .send()
         .await
         .unwrap_err();
     assert!(
         get.as_service_error().is_some_and(|e| e.is_no_such_key()),
-        "{get:?}"
+        "{key}: {get:?}"
     );
-    assert_eq!(get.raw_response().unwrap().status().as_u16(), 404);
-
+    assert_eq!(get.raw_response().unwrap().status().as_u16(), 404, "{key}");
     let head = s3
         .head_object()
         .bucket("lake")
-        .key("nope/_manifest.json")
+        .key(key)
         .send()
         .await
         .unwrap_err();
-    assert_eq!(head.raw_response().unwrap().status().as_u16(), 404);
+    assert_eq!(head.raw_response().unwrap().status().as_u16(), 404, "{key}");
     assert!(
         head.as_service_error().is_some_and(|e| e.is_not_found()),
-        "{head:?}"
+        "{key}: {head:?}"
     );
+}
+
+#[tokio::test]
+async fn missing_keys_are_404_and_bad_credentials_are_refused() {
+    let server = Server::launch("missing");
+    let s3 = server.client("test");
+
+    assert_no_object(&s3, "nope/_manifest.json").await;
 
     let listed = s3
         .list_objects_v2()
@@ -242,4 +246,35 @@ async fn missing_keys_are_404_and_bad_credentials_are_refused() {
         403,
         "{denied:?}"
     );
+}
+
+#[tokio::test]
+async fn a_key_that_names_a_folder_is_no_object() {
+    // As S3 answers for a prefix: pyarrow and s3a probe "dir" with HeadObject, then list "dir/"
+    // (listing is the round-trip test's).
+    let server = Server::launch("folder");
+    let s3 = server.client("test");
+    let day = server.root.join("lake/orders/o_orderdate_key=1998-07-21");
+    std::fs::create_dir_all(&day).unwrap();
+    std::fs::write(day.join("part-0.parquet"), b"data").unwrap();
+
+    for key in [
+        "orders/o_orderdate_key=1998-07-21",
+        "orders/o_orderdate_key=1998-07-21/",
+        "orders",
+    ] {
+        assert_no_object(&s3, key).await;
+    }
+
+    // An unsigned probe of a folder is still refused for want of a signature, not answered 404.
+    let addr = server.url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "HEAD /lake/orders HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 403"), "{response}");
 }
