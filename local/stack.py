@@ -346,9 +346,7 @@ def describe_event(event: dict) -> str | None:
                     f"(poll {run.get('polls')}, next look in {run.get('next_poll_seconds')} s)")
         if details["name"] == "RegisterInCatalog":
             c = json.loads(details.get("output") or "{}").get("catalog") or {}
-            return (f"  └ catalog {c.get('database')}.{c.get('table')}: table {c.get('action')}, partitions "
-                    f"{c.get('partitions_created')} created, {c.get('partitions_updated')} updated, "
-                    f"{c.get('partitions_unchanged')} unchanged")
+            return f"  └ catalog {c.get('database')}.{c.get('table')}: {catalog_summary(c)}"
     if kind == "ExecutionFailed":
         d = event.get("executionFailedEventDetails", {})
         return f"FAILED: {d.get('error')}: {d.get('cause')}"
@@ -391,6 +389,13 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def catalog_summary(report: dict) -> str:
+    """register's answer (the execution's `catalog`) in one line."""
+    counts = ", ".join(f"{report.get('partitions_' + what)} {what}"
+                       for what in ("created", "updated", "unchanged", "deleted"))
+    return f"table {report.get('action')}, partitions {counts}"
+
+
 def print_outcome(queries: StackQueries, output: dict, query_day: str | None = None) -> None:
     request, report = output["request"], output["report"]
     target = queries.lake_path(request["target_uri"])
@@ -430,9 +435,7 @@ def print_catalog(queries: StackQueries, output: dict, query_day: str | None) ->
     if table is None:
         raise StackError(f"register reported {database}.{name}, but the catalog has no such table")
     sd = table["StorageDescriptor"]
-    print(f"\n== Glue Data Catalog (moto): {database}.{name}, table {registered['action']}, partitions "
-          f"{registered['partitions_created']} created, {registered['partitions_updated']} updated, "
-          f"{registered['partitions_unchanged']} unchanged")
+    print(f"\n== Glue Data Catalog (moto): {database}.{name}, {catalog_summary(registered)}")
     print(f"   location     {sd['Location']}")
     print(f"   format       {table['Parameters'].get('classification')} ({sd['SerdeInfo']['SerializationLibrary']})")
     columns = ", ".join(f"{c['Name']} {c['Type']}" for c in sd["Columns"])

@@ -34,7 +34,8 @@ def test_new_columns_extend_the_catalog_table_and_a_changed_type_is_schema_drift
     _, first, out = run_probe(stack)
     assert first["status"] == "SUCCEEDED", first.get("cause")
     assert out["catalog"] == {"database": CATALOG_DATABASE, "table": PROBE_TABLE, "action": "created",
-                              "partitions_created": 1, "partitions_updated": 0, "partitions_unchanged": 0}
+                              "partitions_created": 1, "partitions_updated": 0, "partitions_unchanged": 0,
+                              "partitions_deleted": 0}
     table = stack.queries.catalog_table(CATALOG_DATABASE, PROBE_TABLE)
     assert columns(table) == [("id", "int"), ("qty", "int"), ("probe_date", "date")]
 

@@ -101,7 +101,7 @@ def test_the_same_day_again_leaves_the_same_rows_and_other_days_untouched(stack)
     # The catalog too: the same table, still one partition for the day, left as it was.
     assert again_out["catalog"] == {"database": CATALOG_DATABASE, "table": "demo_master__orders__parquet",
                                     "action": "unchanged", "partitions_created": 0, "partitions_updated": 0,
-                                    "partitions_unchanged": 1}
+                                    "partitions_unchanged": 1, "partitions_deleted": 0}
     (partition,) = partitions_for(stack, "demo_master__orders__parquet", QUIET_DAY)
     assert partition["StorageDescriptor"]["Location"] == out["request"]["target_uri"]
 
