@@ -185,10 +185,16 @@ pub fn column_type(format: FileFormat, spark_type: &str) -> Result<String> {
 }
 
 fn is_decimal(kind: &str) -> bool {
-    kind.strip_prefix("decimal(")
-        .and_then(|rest| rest.strip_suffix(')'))
-        .and_then(|ps| ps.split_once(','))
-        .is_some_and(|(p, s)| p.trim().parse::<u8>().is_ok() && s.trim().parse::<u8>().is_ok())
+    decimal_parts(kind).is_some()
+}
+
+/// `decimal(p,s)` → (p, s).
+fn decimal_parts(kind: &str) -> Option<(u32, u32)> {
+    let (p, s) = kind
+        .strip_prefix("decimal(")?
+        .strip_suffix(')')?
+        .split_once(',')?;
+    Some((p.trim().parse().ok()?, s.trim().parse().ok()?))
 }
 
 /// The catalog table a successful run should leave.
@@ -237,6 +243,65 @@ impl TableSpec {
             format: request.file_format,
         })
     }
+}
+
+impl TableSpec {
+    /// The SerDe's parameters: the format's, and for Avro the schema of the files
+    /// (`avro.schema.literal`, which Athena's Avro SerDe requires).
+    pub fn serde_parameters(&self) -> Vec<(String, String)> {
+        let mut parameters: Vec<(String, String)> = storage_format(self.format)
+            .serde_parameters
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if self.format == FileFormat::Avro {
+            parameters.push(("avro.schema.literal".into(), avro_schema(&self.columns)));
+        }
+        parameters
+    }
+}
+
+/// The Avro schema Spark writes for these columns, as spark-avro's `SchemaConverters.toAvroType`
+/// builds it: a record `topLevelRecord`, each field a union of its type and null (a NOT NULL
+/// column's plain type still resolves against it), dates and timestamps as logical types, a
+/// decimal as a `fixed` named `topLevelRecord.<column>.fixed` of the fewest bytes its precision
+/// needs (Avro resolves a fixed by name and size, so both must match the files').
+pub fn avro_schema(columns: &[Column]) -> String {
+    let fields: Vec<serde_json::Value> = columns
+        .iter()
+        .map(|c| serde_json::json!({"name": c.name, "type": [avro_type(c), "null"]}))
+        .collect();
+    serde_json::json!({"type": "record", "name": "topLevelRecord", "fields": fields}).to_string()
+}
+
+fn avro_type(column: &Column) -> serde_json::Value {
+    use serde_json::json;
+    match column.kind.as_str() {
+        "tinyint" | "smallint" | "int" => json!("int"),
+        "bigint" => json!("long"),
+        "date" => json!({"type": "int", "logicalType": "date"}),
+        "timestamp" => json!({"type": "long", "logicalType": "timestamp-micros"}),
+        "binary" => json!("bytes"),
+        kind => match decimal_parts(kind) {
+            Some((precision, scale)) => json!({
+                "type": "fixed",
+                "name": format!("topLevelRecord.{}.fixed", column.name),
+                "size": decimal_bytes(precision),
+                "logicalType": "decimal",
+                "precision": precision,
+                "scale": scale,
+            }),
+            // float, double, boolean, string: the same name in Avro.
+            None => json!(kind),
+        },
+    }
+}
+
+/// The fewest bytes of a two's-complement number that holds `precision` decimal digits.
+fn decimal_bytes(precision: u32) -> u32 {
+    (1..=16)
+        .find(|bytes| 2f64.powi(8 * bytes - 1) >= 10f64.powi(precision as i32))
+        .unwrap_or(16) as u32
 }
 
 /// `s3://bucket/prefix/<schema>/<format>/<table>/`.
@@ -549,6 +614,56 @@ mod tests {
             storage_format(FileFormat::Json).serde,
             "org.openx.data.jsonserde.JsonSerDe"
         );
+    }
+
+    #[test]
+    fn avro_tables_carry_the_schema_spark_writes() {
+        let columns = [
+            Column::new("k", "bigint"),
+            Column::new("price", "decimal(15,2)"),
+            Column::new("big", "decimal(38,10)"),
+            Column::new("d", "date"),
+            Column::new("t", "timestamp"),
+            Column::new("s", "smallint"),
+            Column::new("c", "string"),
+        ];
+        let schema: serde_json::Value = serde_json::from_str(&avro_schema(&columns)).unwrap();
+        assert_eq!(schema["name"], "topLevelRecord");
+        let types: Vec<&serde_json::Value> = schema["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| &f["type"][0])
+            .collect();
+        assert_eq!(types[0], "long");
+        assert_eq!(
+            types[1],
+            &serde_json::json!({"type": "fixed", "name": "topLevelRecord.price.fixed", "size": 7,
+                                "logicalType": "decimal", "precision": 15, "scale": 2})
+        );
+        assert_eq!(types[2]["size"], 16);
+        assert_eq!(types[3]["logicalType"], "date");
+        assert_eq!(types[4]["logicalType"], "timestamp-micros");
+        assert_eq!(
+            (types[5], types[6]),
+            (&serde_json::json!("int"), &serde_json::json!("string"))
+        );
+        assert!(schema["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["type"][1] == "null"));
+        assert_eq!(decimal_bytes(1), 1);
+        let mut avro = spec(&[("a", "bigint")]);
+        assert!(!avro
+            .serde_parameters()
+            .iter()
+            .any(|(k, _)| k == "avro.schema.literal"));
+        avro.format = FileFormat::Avro;
+        assert!(avro
+            .serde_parameters()
+            .iter()
+            .any(|(k, _)| k == "avro.schema.literal"));
     }
 
     #[test]

@@ -69,13 +69,7 @@ fn storage(spec: &TableSpec, location: &str) -> Result<StorageDescriptor> {
     let format = crate::catalog::storage_format(spec.format);
     let serde = SerDeInfo::builder()
         .serialization_library(format.serde)
-        .set_parameters(Some(
-            format
-                .serde_parameters
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        ))
+        .set_parameters(Some(spec.serde_parameters().into_iter().collect()))
         .build();
     Ok(StorageDescriptor::builder()
         .set_columns(Some(glue_columns(&spec.columns)?))
