@@ -80,8 +80,9 @@ def fixed_waits(run_seconds: int) -> list[int]:
 def ensure_unloadctl() -> None:
     if "UNLOADCTL" in os.environ:
         return
-    print("bench: cargo build -p unloadctl", file=sys.stderr)
-    subprocess.run(["cargo", "build", "-q", "-p", "unloadctl", "--locked"], cwd=ROOT, check=True)
+    print("bench: cargo build --workspace --bins", file=sys.stderr)
+    # The stack's selection (local/stack.py `_build`), so the SDK crates are not compiled again.
+    subprocess.run(["cargo", "build", "-q", "--workspace", "--bins", "--locked"], cwd=ROOT, check=True)
 
 
 # ------------------------------------------------------------------ one simulated run

@@ -58,7 +58,6 @@ FUNCTIONS = {
     "ReportFunctionArn": "report",
     "RegisterFunctionArn": "register",
 }
-BINARIES = [*FUNCTIONS.values(), "glue-local", "s3-local"]
 
 
 def free_port() -> int:
@@ -191,8 +190,12 @@ class Stack:
             self.cluster = None
 
     def _build(self) -> None:
-        """The binaries the stack runs (a no-op when they are fresh)."""
-        cmd = ["cargo", "build", "--locked", "--quiet"] + [a for b in BINARIES for a in ("-p", b)]
+        """The binaries the stack runs (a no-op when they are fresh). Every build outside `cargo
+        test` selects the whole workspace's binaries: cargo unifies dependency features over the
+        packages a build selects, so another selection (`-p unloadctl`, `-p a -p b`) compiles the
+        AWS SDK crates again with other features, minutes each on 2 cores. `cargo run --bin`, as
+        cargo lambda watch runs a function, selects the same set."""
+        cmd = ["cargo", "build", "--locked", "--quiet", "--workspace", "--bins"]
         if subprocess.run(cmd, cwd=ROOT).returncode != 0:
             raise StackError("cargo build of the stack's binaries failed")
 

@@ -26,7 +26,8 @@ EMPTY_DAY = "1992-03-01"
 
 @pytest.fixture(scope="session")
 def unloadctl(stack):
-    subprocess.run(["cargo", "build", "-q", "--locked", "-p", "unloadctl"], cwd=ROOT, check=True)
+    # The stack's selection (local/stack.py `_build`), so the SDK crates are not compiled again.
+    subprocess.run(["cargo", "build", "-q", "--locked", "--workspace", "--bins"], cwd=ROOT, check=True)
     env = dict(os.environ, AWS_ENDPOINT_URL=stack.moto_url, AWS_ACCESS_KEY_ID="test",
                AWS_SECRET_ACCESS_KEY="test", AWS_REGION="us-east-1",
                UNLOADCTL_STATE_MACHINE_ARN=stack.state_machine_arn)
