@@ -42,7 +42,7 @@ pub async fn handle(
     }
     let run_id = engine.start_run(&job.name, request, &execution.id).await?;
     tracing::info!(job = %job.name, run = %run_id, first_wait, "run started");
-    let started = RunInfo::started(run_id, now_secs);
+    let started = RunInfo::started(request.engine, run_id, now_secs);
     Ok(status_of(&started, &job.name, 0, |_| first_wait, now_secs))
 }
 

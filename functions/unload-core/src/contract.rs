@@ -90,6 +90,10 @@ pub struct NormalizedRequest {
     pub redshift_role_arn: Option<String>,
     pub allow_empty_source: bool,
     pub job_name: String,
+    /// What runs the unload: the Glue job (the default) or Redshift's UNLOAD through the Data
+    /// API. (Absent in a state from before the second engine: read as glue.)
+    #[serde(default)]
+    pub engine: EngineKind,
     /// Where a successful run is registered in the Glue Data Catalog; None: not registered.
     /// (Absent in a state from before the catalog: read as None.)
     #[serde(default)]
@@ -251,6 +255,28 @@ impl Named for FileFormat {
     }
 }
 
+/// The service that runs an unload (README "Choosing an engine").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// A Glue (PySpark) job run: every format, every scope.
+    #[default]
+    Glue,
+    /// Redshift's UNLOAD, issued through the Redshift Data API: Parquet, CSV and JSON only.
+    Unload,
+}
+
+impl Named for EngineKind {
+    const ALL: &'static [Self] = &[Self::Glue, Self::Unload];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Glue => "glue",
+            Self::Unload => "unload",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WriteMode {
@@ -282,6 +308,8 @@ pub enum JobAction {
     Created,
     Updated,
     Unchanged,
+    /// The request's engine needs no Glue job (unload): ensure-job touched nothing.
+    Skipped,
 }
 
 /// register's part: what the Glue Data Catalog holds after a successful run.

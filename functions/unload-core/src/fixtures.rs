@@ -1,6 +1,6 @@
 //! Test fixtures shared by the crate's unit tests.
 
-use crate::contract::{Day, FileFormat, NormalizedRequest, Scope, WriteMode};
+use crate::contract::{Day, EngineKind, FileFormat, NormalizedRequest, Scope, WriteMode};
 
 /// The DESIGN's example request, normalized: one day of demo_master.orders as Parquet.
 pub fn day_request() -> NormalizedRequest {
@@ -19,6 +19,7 @@ pub fn day_request() -> NormalizedRequest {
         redshift_role_arn: None,
         allow_empty_source: false,
         job_name: "demo_master.orders_ExtractToDataLake".into(),
+        engine: EngineKind::Glue,
         catalog: None,
     }
 }

@@ -21,3 +21,5 @@ pub mod metrics;
 pub mod polling;
 pub mod run;
 pub mod run_args;
+pub mod unload_commit;
+pub mod unload_sql;

@@ -4,14 +4,15 @@
 use crate::catalog;
 use crate::checks::{self, invalid, shown};
 use crate::config::{self, Vars};
-use crate::contract::{Day, FileFormat, Named, NormalizedRequest, Scope, WriteMode};
+use crate::contract::{Day, EngineKind, FileFormat, Named, NormalizedRequest, Scope, WriteMode};
 use crate::error::{Result, UnloadError};
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
 
-/// The keys a request may carry: the original sample's, plus AllowEmptySource and RegisterInCatalog.
-pub const REQUEST_KEYS: [&str; 12] = [
+/// The keys a request may carry: the original sample's, plus AllowEmptySource, RegisterInCatalog
+/// and Engine.
+pub const REQUEST_KEYS: [&str; 13] = [
     "PrefixedTablename",
     "SnapshotYN",
     "FileFormat",
@@ -24,6 +25,7 @@ pub const REQUEST_KEYS: [&str; 12] = [
     "DayPartitionValue",
     "AllowEmptySource",
     "RegisterInCatalog",
+    "Engine",
 ];
 
 /// Keys that take a JSON boolean as well as a word (y/n, true/false).
@@ -33,6 +35,8 @@ const FLAG_KEYS: [&str; 2] = ["AllowEmptySource", "RegisterInCatalog"];
 pub mod env {
     pub const SNAPSHOT_YN: &str = "UNLOAD_DEFAULT_SNAPSHOT_YN";
     pub const FILE_FORMAT: &str = "UNLOAD_DEFAULT_FILE_FORMAT";
+    /// The stack's DefaultEngine: glue or unload.
+    pub const ENGINE: &str = "UNLOAD_DEFAULT_ENGINE";
     pub const WRITE_MODE: &str = "UNLOAD_DEFAULT_WRITE_MODE";
     pub const S3_PATH: &str = "UNLOAD_DEFAULT_S3_PATH";
     pub const GLUE_CONNECTION: &str = "UNLOAD_DEFAULT_GLUE_CONNECTION";
@@ -58,6 +62,7 @@ pub mod env {
 pub struct RequestDefaults {
     pub snapshot_yn: Option<String>,
     pub file_format: Option<String>,
+    pub engine: Option<String>,
     pub write_mode: Option<String>,
     pub s3_path: Option<String>,
     pub glue_connection: Option<String>,
@@ -93,6 +98,7 @@ impl RequestDefaults {
         Self {
             snapshot_yn: get(env::SNAPSHOT_YN),
             file_format: get(env::FILE_FORMAT),
+            engine: get(env::ENGINE),
             write_mode: get(env::WRITE_MODE),
             s3_path: get(env::S3_PATH),
             glue_connection: get(env::GLUE_CONNECTION),
@@ -318,6 +324,10 @@ pub fn normalize(
         Some(g) => g.check(checks::one_of)?,
         None => FileFormat::Parquet,
     };
+    let engine = match raw.given("Engine", &defaults.engine, env::ENGINE)? {
+        Some(g) => g.check(checks::one_of)?,
+        None => EngineKind::Glue,
+    };
     let write_mode = match raw.given("WriteMode", &defaults.write_mode, env::WRITE_MODE)? {
         Some(g) => g.check(checks::one_of)?,
         None => WriteMode::Overwrite,
@@ -362,6 +372,15 @@ pub fn normalize(
     let limits = &defaults.limits;
     let redshift_source = crate::run_args::SourceKind::from_lookup(|_| limits.source_kind.clone())?
         == crate::run_args::SourceKind::Redshift;
+    if engine == EngineKind::Unload && redshift_role_arn.is_none() {
+        return Err(invalid(
+            "RedshiftRoleArn",
+            format!(
+                "is required by the unload engine: Redshift's UNLOAD writes to S3 as this role (no default: set {} on the function, the stack's DefaultRedshiftRoleArn)",
+                env::REDSHIFT_ROLE_ARN
+            ),
+        ));
+    }
     if redshift_source && redshift_role_arn.is_none() {
         // Without a role, Glue's Redshift connector hands Redshift the job role's temporary
         // credentials, which expire after an hour (long runs fail) and can write the whole lake.
@@ -407,6 +426,9 @@ pub fn normalize(
         Scope::Full
     };
 
+    if engine == EngineKind::Unload {
+        unload_engine_serves(file_format, scope, partition_key.as_deref())?;
+    }
     let s3_path = s3.uri();
     check_limits(limits, &s3, &glue_connection, redshift_role_arn.as_deref())?;
     let prefix = limits.job_name_prefix.as_deref().unwrap_or_default();
@@ -447,8 +469,42 @@ pub fn normalize(
         redshift_role_arn,
         allow_empty_source,
         job_name,
+        engine,
         catalog,
     })
+}
+
+/// What the unload engine cannot do, refused before anything runs. UNLOAD writes Parquet, CSV
+/// and JSON only (docs: r_UNLOAD "FORMAT AS"). A whole table with one folder per day would need
+/// PARTITION BY, whose files land under the TO prefix as a folder, so the no-loss protocol would
+/// have to copy every object into place; that scope stays with the Glue engine (ARCHITECTURE,
+/// "The unload engine").
+fn unload_engine_serves(
+    format: FileFormat,
+    scope: Scope,
+    partition_key: Option<&str>,
+) -> Result<()> {
+    if !matches!(
+        format,
+        FileFormat::Parquet | FileFormat::Csv | FileFormat::Json
+    ) {
+        return Err(invalid(
+            "FileFormat",
+            format!(
+                "{} is not written by the unload engine (Redshift UNLOAD writes parquet, csv or json); use Engine glue",
+                format.name()
+            ),
+        ));
+    }
+    if let (Scope::Full, Some(key)) = (scope, partition_key) {
+        return Err(invalid(
+            "Engine",
+            format!(
+                "unload does not serve a whole-table run with one folder per day (DayPartitionKey {key}); use Engine glue, unload one day at a time (SnapshotYN y), or unload the flat table from a stack without a default DayPartitionKey"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses what the stack's IAM would deny the Glue run later (see `StackLimits`).

@@ -1,7 +1,7 @@
 //! The run model: where an engine's run stands and what that means for the workflow. Engines
 //! (aws/glue.rs today) translate their own run records into `RunInfo`; nothing here knows an SDK.
 
-use crate::contract::{Outcome, RunStatus, TaskError};
+use crate::contract::{EngineKind, Outcome, RunStatus, TaskError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -68,15 +68,21 @@ impl RunState {
         }
     }
 
-    /// The error name a failed run surfaces as (the Fail state's Error).
-    pub fn failure_name(&self) -> &'static str {
-        match self {
-            Self::Failed => "GlueRunFailed",
-            Self::Error => "GlueRunError",
-            Self::Timeout => "GlueRunTimeout",
-            Self::Stopped => "GlueRunStopped",
-            Self::Expired => "GlueRunExpired",
-            _ => "GlueRunUnknownState",
+    /// The error name a failed run of `engine` surfaces as (the Fail state's Error). The unload
+    /// engine's statement maps FAILED to Failed, ABORTED to Stopped, and a commit that could not
+    /// reconcile the files to Error (aws/redshift_data.rs).
+    pub fn failure_name(&self, engine: EngineKind) -> &'static str {
+        match (engine, self) {
+            (EngineKind::Glue, Self::Failed) => "GlueRunFailed",
+            (EngineKind::Glue, Self::Error) => "GlueRunError",
+            (EngineKind::Glue, Self::Timeout) => "GlueRunTimeout",
+            (EngineKind::Glue, Self::Stopped) => "GlueRunStopped",
+            (EngineKind::Glue, Self::Expired) => "GlueRunExpired",
+            (EngineKind::Glue, _) => "GlueRunUnknownState",
+            (EngineKind::Unload, Self::Failed) => "UnloadStatementFailed",
+            (EngineKind::Unload, Self::Stopped) => "UnloadStatementAborted",
+            (EngineKind::Unload, Self::Error) => "UnloadCommitFailed",
+            (EngineKind::Unload, _) => "UnloadStatementUnknownState",
         }
     }
 }
@@ -118,6 +124,7 @@ impl std::fmt::Display for RunState {
 /// An engine's run, reduced to what the workflow uses.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunInfo {
+    pub engine: EngineKind,
     pub id: String,
     pub state: RunState,
     pub attempt: i32,
@@ -130,8 +137,9 @@ pub struct RunInfo {
 
 impl RunInfo {
     /// A run just started at `now_secs`, before the engine has said more of it.
-    pub fn started(id: String, now_secs: i64) -> Self {
+    pub fn started(engine: EngineKind, id: String, now_secs: i64) -> Self {
         Self {
+            engine,
             id,
             state: RunState::Starting,
             attempt: 0,
@@ -160,6 +168,7 @@ pub fn successful_durations(runs: &[RunInfo]) -> Vec<u64> {
 
 /// The failure record of a finished, unsuccessful run, or None for a running or successful one.
 pub fn failure_of(
+    engine: EngineKind,
     state: &RunState,
     job_name: &str,
     run_id: &str,
@@ -174,13 +183,16 @@ pub fn failure_of(
         None if matches!(state, RunState::Other(_)) => {
             " (a run state this version does not know)".to_string()
         }
+        None if engine == EngineKind::Unload => " (Redshift gave no error message)".to_string(),
         None => " (Glue gave no error message)".to_string(),
     };
+    let what = match engine {
+        EngineKind::Glue => format!("Glue run {run_id} of job {job_name}"),
+        EngineKind::Unload => format!("Redshift UNLOAD statement {run_id} ({job_name})"),
+    };
     Some(TaskError {
-        error: state.failure_name().to_string(),
-        cause: format!(
-            "Glue run {run_id} of job {job_name} ended {state} after {execution_seconds} s{detail}"
-        ),
+        error: state.failure_name(engine).to_string(),
+        cause: format!("{what} ended {state} after {execution_seconds} s{detail}"),
     })
 }
 
@@ -209,6 +221,7 @@ pub fn status_of(
         attempt: run.attempt,
         started_on: run.started_on.and_then(iso_time),
         failure: failure_of(
+            run.engine,
             &run.state,
             job_name,
             &run.id,
@@ -246,7 +259,14 @@ mod tests {
         for (state, outcome, failure) in cases {
             assert_eq!(RunState::from(state).outcome(), outcome, "{state}");
             assert_eq!(RunState::from(state).as_str(), state);
-            let f = failure_of(&state.into(), "j", "jr_1", 5, Some("boom"));
+            let f = failure_of(
+                EngineKind::Glue,
+                &state.into(),
+                "j",
+                "jr_1",
+                5,
+                Some("boom"),
+            );
             assert_eq!(f.as_ref().map(|f| f.error.as_str()), failure, "{state}");
         }
     }
@@ -254,7 +274,15 @@ mod tests {
     #[test]
     fn unknown_state_fails_loudly() {
         assert_eq!(RunState::from("HIBERNATING").outcome(), Outcome::Failed);
-        let f = failure_of(&"HIBERNATING".into(), "j", "jr_1", 0, None).unwrap();
+        let f = failure_of(
+            EngineKind::Glue,
+            &"HIBERNATING".into(),
+            "j",
+            "jr_1",
+            0,
+            None,
+        )
+        .unwrap();
         assert_eq!(f.error, "GlueRunUnknownState");
         assert!(f.cause.contains("HIBERNATING"));
     }
@@ -262,6 +290,7 @@ mod tests {
     #[test]
     fn cause_names_the_run_the_job_and_the_message() {
         let f = failure_of(
+            EngineKind::Glue,
             &RunState::Failed,
             "demo.orders_ExtractToDataLake",
             "jr_9",
@@ -273,12 +302,46 @@ mod tests {
             f.cause,
             "Glue run jr_9 of job demo.orders_ExtractToDataLake ended FAILED after 73 s: UnloadError: relation does not exist"
         );
-        let quiet = failure_of(&RunState::Timeout, "j", "jr_1", 7200, Some("  ")).unwrap();
+        let quiet = failure_of(
+            EngineKind::Glue,
+            &RunState::Timeout,
+            "j",
+            "jr_1",
+            7200,
+            Some("  "),
+        )
+        .unwrap();
         assert!(quiet.cause.ends_with("(Glue gave no error message)"));
+    }
+
+    #[test]
+    fn a_statement_fails_with_the_unload_names_and_redshifts_message() {
+        let cases = [
+            (RunState::Failed, "UnloadStatementFailed"),
+            (RunState::Stopped, "UnloadStatementAborted"),
+            (RunState::Error, "UnloadCommitFailed"),
+            (
+                RunState::Other("WHATEVER".into()),
+                "UnloadStatementUnknownState",
+            ),
+        ];
+        for (state, name) in cases {
+            let f =
+                failure_of(EngineKind::Unload, &state, "j", "st-1", 4, Some("ERROR: x")).unwrap();
+            assert_eq!(f.error, name);
+            assert_eq!(
+                f.cause,
+                format!("Redshift UNLOAD statement st-1 (j) ended {state} after 4 s: ERROR: x")
+            );
+        }
+        let quiet =
+            failure_of(EngineKind::Unload, &RunState::Failed, "j", "st-1", 4, None).unwrap();
+        assert!(quiet.cause.ends_with("(Redshift gave no error message)"));
     }
 
     fn run(id: &str, state: &str, secs: u64, execution: Option<&str>) -> RunInfo {
         RunInfo {
+            engine: EngineKind::Glue,
             id: id.into(),
             state: state.into(),
             attempt: 0,

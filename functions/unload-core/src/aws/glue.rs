@@ -1,7 +1,7 @@
 //! Glue: jobs (GetJob, CreateJob, UpdateJob) and job runs (StartJobRun, GetJobRun, GetJobRuns).
 
 use super::{describe, error_code, is_throttling};
-use crate::contract::NormalizedRequest;
+use crate::contract::{EngineKind, NormalizedRequest};
 use crate::engine::Engine;
 use crate::error::{Result, UnloadError};
 use crate::job_spec::JobDefinition;
@@ -37,6 +37,7 @@ fn glue_error<E: ProvideErrorMetadata + std::error::Error>(
 impl From<&JobRun> for RunInfo {
     fn from(run: &JobRun) -> Self {
         Self {
+            engine: EngineKind::Glue,
             id: run.id().unwrap_or_default().to_string(),
             state: RunState::from(run.job_run_state().map(|s| s.as_str()).unwrap_or_default()),
             attempt: run.attempt(),
