@@ -1,30 +1,28 @@
-//! The check-status Lambda: builds the Glue engine once, then serves invocations.
+//! The check-status Lambda: builds both engines' clients once, then serves invocations.
 
 mod handler;
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
-use unload_core::aws::glue::GlueEngine;
+use unload_core::aws::engines::Engines;
 use unload_core::contract::State;
+use unload_core::run_args::SourceKind;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = unload_core::aws::load_config().await;
-    let engine = GlueEngine::new(aws_sdk_glue::Client::new(&config));
+    // What a run reads (SOURCE_KIND) matters only to the start of a Glue run, not here.
+    let engines = Engines::new(&config, SourceKind::Redshift);
     // A bad environment is reported on every invocation as ConfigurationError, not as a crash.
     let settings = handler::Settings::from_env();
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let (engine, settings) = (&engine, &settings);
+        let (engines, settings) = (&engines, &settings);
         async move {
             let settings = settings.as_ref().map_err(Clone::clone)?;
-            handler::handle(
-                &State::from_value(event.payload)?,
-                engine,
-                settings,
-                chrono::Utc::now().timestamp(),
-            )
-            .await
+            let state = State::from_value(event.payload)?;
+            let engine = engines.for_state(&state)?;
+            handler::handle(&state, &engine, settings, chrono::Utc::now().timestamp()).await
         }
     }))
     .await

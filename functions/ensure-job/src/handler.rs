@@ -3,7 +3,7 @@
 
 use unload_core::aws::glue::{self, Created};
 use unload_core::aws::s3;
-use unload_core::contract::{JobAction, JobRef, State};
+use unload_core::contract::{EngineKind, JobAction, JobRef, State};
 /// ensure-job's settings: the job definition every table's job shares (GLUE_* variables).
 pub use unload_core::job_spec::JobSettings as Settings;
 use unload_core::job_spec::{JobDefinition, ScriptSource, OWNER_TAG};
@@ -13,6 +13,15 @@ pub use unload_core::aws::GlueAndS3 as Clients;
 
 pub async fn handle(state: &State, clients: &Clients, settings: &Settings) -> Result<JobRef> {
     let request = state.request()?;
+    if request.engine == EngineKind::Unload {
+        // The unload engine runs a statement in the warehouse: there is no Glue job to ensure.
+        // The job name stays the run's name (the Data API's StatementName, metrics, logs).
+        tracing::info!(job = %request.job_name, "unload engine: no Glue job needed");
+        return Ok(JobRef {
+            name: request.job_name.clone(),
+            action: JobAction::Skipped,
+        });
+    }
     let script = match &settings.script {
         ScriptSource::Location(location) => location.clone(),
         ScriptSource::TemplateJob(template) => {

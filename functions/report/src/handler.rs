@@ -167,7 +167,7 @@ fn failure_cause(state: &State, stopped_run: Option<&str>) -> String {
 }
 
 /// The state, or — if even that cannot be read — its input and an InvalidState error to report.
-fn lenient_state(event: Value) -> State {
+pub fn lenient_state(event: Value) -> State {
     let input = event.get("input").cloned().unwrap_or_default();
     State::from_value(event).unwrap_or_else(|err| State {
         input,

@@ -52,6 +52,12 @@ error_kinds! {
         GlueThrottled(String),
         ConcurrentRunsExceeded(String),
         GlueApiError(String),
+        /// The Redshift Data API throttled a call (ThrottlingException, ActiveStatementsExceeded).
+        DataApiThrottled(String),
+        /// Any other Data API error the unload engine met (5xx, network, a refused statement).
+        DataApiError(String),
+        /// DescribeStatement knows no such statement (the Data API keeps them 24 hours).
+        StatementNotFound(String),
         StorageError(String),
         ManifestMissing(String),
         ManifestInvalid(String),

@@ -324,3 +324,19 @@ async fn a_job_this_stack_owns_is_converged() {
     let job = handle(&state(), &c, &owning_settings()).await.unwrap();
     assert_eq!(job.action, JobAction::Updated);
 }
+
+#[tokio::test]
+async fn the_unload_engine_needs_no_glue_job_and_no_call_is_made() {
+    let mut state = state();
+    if let Some(request) = state.request.as_mut() {
+        request.engine = unload_core::contract::EngineKind::Unload;
+    }
+    // No rules: any Glue or S3 call would fail the test.
+    let clients = Clients {
+        glue: mock_client!(aws_sdk_glue, RuleMode::MatchAny, Vec::<&Rule>::new()),
+        s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, Vec::<&Rule>::new()),
+    };
+    let job = handle(&state, &clients, &settings()).await.unwrap();
+    assert_eq!(job.action, JobAction::Skipped);
+    assert_eq!(job.name, state.request.unwrap().job_name);
+}

@@ -3,7 +3,9 @@
 
 pub mod catalog;
 pub mod cloudwatch;
+pub mod engines;
 pub mod glue;
+pub mod redshift_data;
 pub mod s3;
 
 use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata};

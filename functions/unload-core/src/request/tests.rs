@@ -1,7 +1,7 @@
 //! Validation cases: the legacy sample's input, defaults, and hostile values.
 
 use super::*;
-use crate::contract::{FileFormat, Named, Scope, WriteMode};
+use crate::contract::{EngineKind, FileFormat, Named, Scope, WriteMode};
 use serde_json::json;
 
 fn day(text: &str) -> NaiveDate {
@@ -956,5 +956,56 @@ fn a_stack_with_a_catalog_database_registers_unless_the_request_opts_out() {
         with(legacy(), "RegisterInCatalog", json!(true)),
         "InvalidRequest",
         &["RegisterInCatalog", "no catalog database"],
+    );
+}
+
+#[test]
+fn the_engine_defaults_to_glue_and_unload_serves_only_what_unload_writes() {
+    assert_eq!(run(&legacy()).unwrap().engine, EngineKind::Glue);
+    let unload = with(legacy(), "Engine", json!("unload"));
+    assert_eq!(run(&unload).unwrap().engine, EngineKind::Unload);
+    for format in ["orc", "avro"] {
+        refused(
+            with(unload.clone(), "FileFormat", json!(format)),
+            "InvalidRequest",
+            &["FileFormat", format, "use Engine glue"],
+        );
+    }
+    refused(
+        with(unload.clone(), "SnapshotYN", json!("n")),
+        "InvalidRequest",
+        &["one folder per day", "Engine glue"],
+    );
+    let flat = without(
+        with(unload.clone(), "SnapshotYN", json!("n")),
+        "DayPartitionKey",
+    );
+    assert_eq!(run(&flat).unwrap().scope, Scope::Full);
+    refused(
+        with(legacy(), "Engine", json!("spark")),
+        "InvalidRequest",
+        &["Engine", "glue", "unload"],
+    );
+    let no_role = RequestDefaults {
+        redshift_role_arn: None,
+        ..defaults()
+    };
+    let err = normalize(
+        &without(unload, "RedshiftRoleArn"),
+        &no_role,
+        day("2026-11-25"),
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), "InvalidRequest");
+    assert!(err.to_string().contains("unload engine"), "{err}");
+    let stack_default = RequestDefaults {
+        engine: Some("unload".into()),
+        ..defaults()
+    };
+    assert_eq!(
+        normalize(&legacy(), &stack_default, day("2026-11-25"))
+            .unwrap()
+            .engine,
+        EngineKind::Unload
     );
 }
