@@ -46,6 +46,7 @@ def normalized_request(inp: dict) -> dict:
         "redshift_role_arn": None,
         "allow_empty_source": False,
         "job_name": f"{schema}.{table}_ExtractToDataLake",
+        "engine": "glue",
         "catalog": None,
     }
 

@@ -207,9 +207,9 @@ def function_of(task_name: str) -> str:
 
 def test_error_kinds_table_is_read():
     policy = retry_policy()
-    assert len(policy) == 17 and policy["InvalidRequest"] == "never"
+    assert len(policy) == 20 and policy["InvalidRequest"] == "never"
     assert raisers()["ConcurrentRunsExceeded"] == {"start-run"}
-    assert raisers()["StorageError"] == {"ensure-job", "report", "register"}
+    assert raisers()["StorageError"] == {"ensure-job", "report", "register", "check-status"}
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))

@@ -44,7 +44,7 @@ def contract_env() -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     current = None
     for line in section.splitlines():
-        if m := re.match(r"^(validate|ensure-job)\b.*:\s*$", line):
+        if m := re.match(r"^(validate|ensure-job|unload-engine)\b.*:\s*$", line):
             current = m.group(1)
             out[current] = {}
         elif current and (m := re.match(r"^\|\s*([A-Z][A-Z0-9_]+)\s*\|\s*([^|]*?)\s*\|", line)):
@@ -57,6 +57,8 @@ def contract_env() -> dict[str, dict[str, str]]:
     if "POLL_*" in out.get("start-run", {}):
         del out["start-run"]["POLL_*"]
         out["start-run"].update(out["check-status"])
+    for function in ("start-run", "check-status", "report"):
+        out[function].update(out["unload-engine"])
     return out
 
 
@@ -70,7 +72,8 @@ def variables(function: str) -> dict:
 def test_contract_env_tables_are_read():
     assert len(CONTRACT_ENV["validate"]) >= 9 and len(CONTRACT_ENV["ensure-job"]) >= 11
     assert {"SOURCE_KIND", "POLL_MIN_SECONDS", "POLL_MAX_SECONDS", "POLL_GROWTH_PERCENT"} <= set(CONTRACT_ENV["start-run"])
-    assert CONTRACT_ENV["report"] == {"METRICS_NAMESPACE": "RedshiftUnload"}
+    assert CONTRACT_ENV["report"]["METRICS_NAMESPACE"] == "RedshiftUnload"
+    assert len(CONTRACT_ENV["unload-engine"]) == 6 <= len(CONTRACT_ENV["report"])
 
 
 @pytest.mark.parametrize("function", sorted(FUNCTIONS))
