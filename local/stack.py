@@ -9,6 +9,8 @@ stopped (with its children) at the end, on an error, or on Ctrl-C.
                                           the Glue Data Catalog
     glue-local (local/glue-local)         the Glue job API; runs unload_table.py on local PySpark;
                                           forwards the Data Catalog's calls to moto
+    redshift-data-local                   the Redshift Data API (the unload engine): runs the
+      (local/redshift_data_local.py)      UNLOAD statements on PostgreSQL, writes into s3-local's folder
     cargo lambda watch                    the six real Lambda binaries behind the Invoke API
 
 moto's Step Functions engine sends its Lambda calls to http://localhost:$MOTO_PORT, so moto
@@ -50,6 +52,8 @@ LAKE_BUCKET = "datalake"
 ARTIFACTS_BUCKET = "artifacts"
 SCRIPT_KEY = "glue-scripts/unload_table.py"
 STATE_MACHINE = "redshift-unload"
+WAREHOUSE_CLUSTER = "local-warehouse"  # the cluster the unload engine's statements name
+WAREHOUSE_DB_USER = "unload"
 FUNCTIONS = {
     "ValidateFunctionArn": "validate",
     "EnsureJobFunctionArn": "ensure-job",
@@ -162,6 +166,12 @@ class Stack:
         self.say(f"  glue        glue-local on 127.0.0.1:{self.ports['glue']} (runs the job on local PySpark; "
                  f"the catalog's calls go to moto)")
 
+        self.ports["redshift-data"] = self._spawn_ready("redshift-data-local", [
+            str(VENV_BIN / "python"), str(ROOT / "local" / "redshift_data_local.py"), "--bind", "127.0.0.1:0",
+            "--s3-root", str(self.state_dir / "s3"), "--dsn", self.cluster.dsn], dict(self._aws_env(), PYTHONUNBUFFERED="1"))
+        self.say(f"  warehouse   redshift-data-local on 127.0.0.1:{self.ports['redshift-data']} (the Data API: "
+                 f"UNLOAD on PostgreSQL into s3-local's folder)")
+
         env_file = self.state_dir / "lambda.env"
         env_file.write_text("".join(f"{k}={dotenv_value(v)}\n" for k, v in self.lambda_env().items()))
         self._spawn("lambdas", [str(VENV_BIN / "cargo-lambda"), "lambda", "watch", "--ignore-changes", "--quiet",
@@ -172,7 +182,8 @@ class Stack:
                  f"({', '.join(FUNCTIONS.values())})")
         self.queries = StackQueries(
             self.state_dir, {"s3": f"http://127.0.0.1:{self.ports['s3']}", "glue": f"http://127.0.0.1:{self.ports['glue']}",
-                             "lambda": f"http://127.0.0.1:{self.ports['gateway']}"},
+                             "lambda": f"http://127.0.0.1:{self.ports['gateway']}",
+                             "redshift-data": f"http://127.0.0.1:{self.ports['redshift-data']}"},
             self.moto_url, self.cluster.dsn, lambda: self._check_processes("died during the execution"))
         self.deploy()
 
@@ -268,6 +279,13 @@ class Stack:
             "AWS_ENDPOINT_URL_GLUE": f"http://127.0.0.1:{self.ports['glue']}",
             "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{self.ports['s3']}",
             "AWS_ENDPOINT_URL_CLOUDWATCH": self.moto_url,
+            "AWS_ENDPOINT_URL_REDSHIFT_DATA": f"http://127.0.0.1:{self.ports['redshift-data']}",
+            # The unload engine's warehouse, as template.yaml sets it from the stack's parameters.
+            "REDSHIFT_DATA_CLUSTER_IDENTIFIER": WAREHOUSE_CLUSTER,
+            "REDSHIFT_DATA_DATABASE": self.cluster.dbname,
+            "REDSHIFT_DATA_DB_USER": WAREHOUSE_DB_USER,
+            # The smallest MAXFILESIZE UNLOAD takes, so the demo day shows its part files.
+            "UNLOAD_MAX_FILE_SIZE_MB": "5",
             "RUST_LOG": "info",
             "UNLOAD_DEFAULT_S3_PATH": f"s3://{LAKE_BUCKET}/lake",
             "UNLOAD_DEFAULT_GLUE_CONNECTION": CONNECTION,
@@ -344,8 +362,10 @@ def describe_event(event: dict) -> str | None:
     if kind == "TaskStateExited" or kind.endswith("StateExited"):
         details = event["stateExitedEventDetails"]
         if details["name"] in ("StartRun", "CheckStatus"):
-            run = json.loads(details.get("output") or "{}").get("run") or {}
-            return (f"  └ Glue run {run.get('id', '?')[:12]}… {run.get('state')} "
+            state = json.loads(details.get("output") or "{}")
+            run = state.get("run") or {}
+            what = "UNLOAD statement" if (state.get("request") or {}).get("engine") == "unload" else "Glue run"
+            return (f"  └ {what} {run.get('id', '?')[:12]}… {run.get('state')} "
                     f"(poll {run.get('polls')}, next look in {run.get('next_poll_seconds')} s)")
         if details["name"] == "RegisterInCatalog":
             c = json.loads(details.get("output") or "{}").get("catalog") or {}
@@ -360,7 +380,7 @@ def run_demo(args: argparse.Namespace) -> int:
     request = {"PrefixedTablename": args.table, "SnapshotYN": "n" if args.full else "y",
                "FileFormat": args.format, "WriteMode": "overwrite",
                "s3FilePath": f"s3://{LAKE_BUCKET}/lake", "GlueRSConnection": CONNECTION,
-               "DayPartitionKey": args.key}
+               "DayPartitionKey": args.key, "Engine": args.engine}
     if not args.full:
         request["DayPartitionValue"] = args.day
     wall = time.monotonic()
@@ -474,6 +494,7 @@ def keep_running(stack: Stack) -> None:
     print(f"   state machine: {stack.state_machine_arn}")
     print(f"   S3 endpoint:   http://127.0.0.1:{stack.ports['s3']} (folder {stack.state_dir / 's3'})")
     print(f"   Glue endpoint: http://127.0.0.1:{stack.ports['glue']} (catalog database {CATALOG_DATABASE}, held by moto)")
+    print(f"   Data API:      http://127.0.0.1:{stack.ports['redshift-data']} (cluster {WAREHOUSE_CLUSTER})")
     try:
         while all(p.alive() for p in stack.processes):
             time.sleep(1)
@@ -494,6 +515,9 @@ def main(argv: list[str]) -> int:
     demo.add_argument("--day", default="1998-07-21", help="the day to unload (YYYY-MM-DD)")
     demo.add_argument("--full", action="store_true", help="unload the whole table, one folder per day")
     demo.add_argument("--format", default="parquet", choices=["parquet", "orc", "json", "csv", "avro"])
+    demo.add_argument("--engine", default="glue", choices=["glue", "unload"],
+                      help="glue: a Glue job run on local PySpark; unload: Redshift UNLOAD through the Data API "
+                           "(redshift-data-local)")
     demo.add_argument("--rows", type=int, default=1_000_000, help="rows in the demo warehouse table")
     demo.add_argument("--keep", action="store_true", help="keep the stack up after the run, until Ctrl-C")
     demo.add_argument("--state-dir", default=str(ROOT / ".state" / "demo"))

@@ -95,14 +95,16 @@ impl UnloadSettings {
                 }
             }
             (None, Some(name)) => Warehouse::Workgroup { name, secret_arn },
-            _ => return Err(config::error(
-                env::CLUSTER_IDENTIFIER,
-                format!(
+            _ => {
+                return Err(config::error(
+                    env::CLUSTER_IDENTIFIER,
+                    format!(
                     "the unload engine needs exactly one of {} (provisioned) and {} (Serverless)",
                     env::CLUSTER_IDENTIFIER,
                     env::WORKGROUP_NAME
                 ),
-            )),
+                ))
+            }
         };
         let database = vars
             .text(env::DATABASE)
@@ -184,7 +186,8 @@ impl<'a, S: LakeStore + Sync> UnloadEngine<'a, S> {
     }
 }
 
-/// Maps a Data API error onto the kinds.
+/// Maps a Data API error onto the kinds by its code (the modeled errors each call expects are
+/// matched where it is made).
 fn data_api_error<E: ProvideErrorMetadata + std::error::Error>(
     operation: &str,
     err: &E,
@@ -236,10 +239,21 @@ impl<S: LakeStore + Sync> Engine for UnloadEngine<'_, S> {
                 call.workgroup_name(name).set_secret_arn(secret_arn.clone())
             }
         };
-        let out = call
-            .send()
-            .await
-            .map_err(|e| data_api_error("ExecuteStatement", &e))?;
+        let out = call.send().await.map_err(|err| {
+            let text = describe("Redshift Data API ExecuteStatement", &err);
+            match err.as_service_error() {
+                Some(e)
+                    if e.is_active_statements_exceeded_exception()
+                        || e.is_active_sessions_exceeded_exception() =>
+                {
+                    UnloadError::DataApiThrottled(text)
+                }
+                // The stack's warehouse settings are wrong (no such database, cluster or
+                // secret): retrying cannot help.
+                Some(e) if e.is_validation_exception() => UnloadError::ConfigurationError(text),
+                _ => data_api_error("ExecuteStatement", &err),
+            }
+        })?;
         out.id().map(str::to_string).ok_or_else(|| {
             UnloadError::DataApiError("ExecuteStatement answered without a statement Id".into())
         })
@@ -252,7 +266,12 @@ impl<S: LakeStore + Sync> Engine for UnloadEngine<'_, S> {
             .id(run_id)
             .send()
             .await
-            .map_err(|e| data_api_error("DescribeStatement", &e))?;
+            .map_err(|err| match err.as_service_error() {
+                Some(e) if e.is_resource_not_found_exception() => UnloadError::StatementNotFound(
+                    describe("Redshift Data API DescribeStatement", &err),
+                ),
+                _ => data_api_error("DescribeStatement", &err),
+            })?;
         let created = out.created_at().map(|t| t.secs());
         let updated = out.updated_at().map(|t| t.secs());
         let state = match out.status() {
@@ -303,7 +322,13 @@ impl<S: LakeStore + Sync> Engine for UnloadEngine<'_, S> {
         match self.client.cancel_statement().id(run_id).send().await {
             Ok(out) => Ok(out.status().unwrap_or(false)),
             // "Could not cancel a query that is already in FINISHED state" and the like.
-            Err(err) if err.code() == Some("ValidationException") => Ok(false),
+            Err(err)
+                if err.as_service_error().is_some_and(|e| {
+                    e.is_validation_exception() || e.is_resource_not_found_exception()
+                }) =>
+            {
+                Ok(false)
+            }
             Err(err) => Err(data_api_error("CancelStatement", &err)),
         }
     }
@@ -312,6 +337,199 @@ impl<S: LakeStore + Sync> Engine for UnloadEngine<'_, S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::s3::S3Lake;
+    use aws_sdk_redshiftdata::operation::cancel_statement::{
+        CancelStatementError, CancelStatementOutput,
+    };
+    use aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput;
+    use aws_sdk_redshiftdata::operation::execute_statement::{
+        ExecuteStatementError, ExecuteStatementOutput,
+    };
+    use aws_sdk_redshiftdata::types::error::{
+        ActiveStatementsExceededException, ValidationException,
+    };
+    use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+
+    const EXEC: &str = "arn:aws:states:us-east-1:123456789012:execution:unload:e1";
+    const ROLE: &str = "arn:aws:iam::123456789012:role/unload";
+
+    fn cluster() -> UnloadSettings {
+        UnloadSettings {
+            warehouse: Warehouse::Cluster {
+                identifier: "warehouse".into(),
+                secret_arn: None,
+                db_user: Some("unloader".into()),
+            },
+            database: "dev".into(),
+            max_file_size_mb: 64,
+        }
+    }
+
+    fn request() -> NormalizedRequest {
+        NormalizedRequest {
+            engine: EngineKind::Unload,
+            redshift_role_arn: Some(ROLE.into()),
+            ..crate::fixtures::day_request()
+        }
+    }
+
+    fn engine<'a>(
+        settings: &'a UnloadSettings,
+        request: &'a NormalizedRequest,
+        data: &[&Rule],
+        s3: &[&Rule],
+    ) -> UnloadEngine<'a, S3Lake> {
+        UnloadEngine::new(
+            mock_client!(
+                aws_sdk_redshiftdata,
+                RuleMode::MatchAny,
+                data.iter().copied()
+            ),
+            S3Lake {
+                client: mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3.iter().copied()),
+            },
+            settings,
+            request,
+            EXEC,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_start_sends_the_statement_with_the_executions_client_token() {
+        let expected_sql = unload_sql::statement(&request(), EXEC, 64).unwrap().sql;
+        let execute = mock!(Client::execute_statement)
+            .match_requests(move |r| {
+                r.client_token() == Some(unload_sql::client_token(EXEC).as_str())
+                    && r.sql() == Some(expected_sql.as_str())
+                    && r.cluster_identifier() == Some("warehouse")
+                    && r.db_user() == Some("unloader")
+                    && r.secret_arn().is_none()
+                    && r.workgroup_name().is_none()
+                    && r.database() == Some("dev")
+                    && r.statement_name() == Some("job")
+            })
+            .then_output(|| ExecuteStatementOutput::builder().id("st-1").build());
+        let (settings, request) = (cluster(), request());
+        let engine = engine(&settings, &request, &[&execute], &[]);
+        let id = engine.start_run("job", &request, EXEC).await.unwrap();
+        assert_eq!((id.as_str(), execute.num_calls()), ("st-1", 1));
+        assert!(engine.recent_runs("job").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn too_many_statements_is_throttling_and_a_refused_request_is_configuration() {
+        let (settings, request) = (cluster(), request());
+        let busy = mock!(Client::execute_statement).then_error(|| {
+            ExecuteStatementError::ActiveStatementsExceededException(
+                ActiveStatementsExceededException::builder()
+                    .message("500 active")
+                    .build(),
+            )
+        });
+        let err = engine(&settings, &request, &[&busy], &[])
+            .start_run("job", &request, EXEC)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "DataApiThrottled");
+        let refused = mock!(Client::execute_statement).then_error(|| {
+            ExecuteStatementError::ValidationException(
+                ValidationException::builder()
+                    .message("no such database")
+                    .build(),
+            )
+        });
+        let err = engine(&settings, &request, &[&refused], &[])
+            .start_run("job", &request, EXEC)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "ConfigurationError");
+        assert!(err.to_string().contains("no such database"));
+    }
+
+    fn described(status: StatusString, error: Option<&'static str>) -> Rule {
+        mock!(Client::describe_statement).then_output(move || {
+            DescribeStatementOutput::builder()
+                .id("st-1")
+                .status(status.clone())
+                .set_error(error.map(str::to_string))
+                .created_at(aws_smithy_types::DateTime::from_secs(1_000))
+                .duration(if error.is_some() { 4_000_000_000 } else { -1 })
+                .build()
+                .unwrap()
+        })
+    }
+
+    #[tokio::test]
+    async fn statement_statuses_map_onto_the_run_states() {
+        let (settings, request) = (cluster(), request());
+        for (status, state) in [
+            (StatusString::Submitted, RunState::Starting),
+            (StatusString::Picked, RunState::Starting),
+            (StatusString::Started, RunState::Running),
+        ] {
+            let describe = described(status, None);
+            let run = engine(&settings, &request, &[&describe], &[])
+                .get_run("job", "st-1")
+                .await
+                .unwrap();
+            assert_eq!((run.state, run.engine), (state, EngineKind::Unload));
+            assert_eq!(run.started_on, Some(1_000));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_statement_reports_redshifts_error_after_removing_its_files() {
+        let (settings, request) = (cluster(), request());
+        let describe = described(StatusString::Failed, Some("ERROR: permission denied"));
+        // The target folder holds none of this run's files: nothing to delete.
+        let list = mock!(aws_sdk_s3::Client::list_objects_v2)
+            .then_output(|| ListObjectsV2Output::builder().build());
+        let run = engine(&settings, &request, &[&describe], &[&list])
+            .get_run("job", "st-1")
+            .await
+            .unwrap();
+        assert_eq!(run.state, RunState::Failed);
+        assert_eq!(run.execution_seconds, 4);
+        let status = crate::run::status_of(&run, "job", 1, |_| 30, 1_010);
+        let failure = status.failure.unwrap();
+        assert_eq!(failure.error, "UnloadStatementFailed");
+        assert!(
+            failure.cause.contains("ERROR: permission denied"),
+            "{}",
+            failure.cause
+        );
+        assert_eq!(list.num_calls(), 1);
+        // Observing (report's look) touches nothing.
+        let describe = described(StatusString::Aborted, None);
+        let quiet = engine(&settings, &request, &[&describe], &[]).observing();
+        assert_eq!(
+            quiet.get_run("job", "st-1").await.unwrap().state,
+            RunState::Stopped
+        );
+    }
+
+    #[tokio::test]
+    async fn cancelling_an_ended_statement_is_not_an_error() {
+        let (settings, request) = (cluster(), request());
+        let ended = mock!(Client::cancel_statement).then_error(|| {
+            CancelStatementError::ValidationException(
+                ValidationException::builder()
+                    .message("Could not cancel a query that is already in FINISHED state")
+                    .build(),
+            )
+        });
+        assert!(!engine(&settings, &request, &[&ended], &[])
+            .stop_run("job", "st-1")
+            .await
+            .unwrap());
+        let cancelled = mock!(Client::cancel_statement)
+            .then_output(|| CancelStatementOutput::builder().status(true).build());
+        assert!(engine(&settings, &request, &[&cancelled], &[])
+            .stop_run("job", "st-1")
+            .await
+            .unwrap());
+    }
 
     fn settings(vars: &[(&str, &str)]) -> Result<UnloadSettings> {
         let vars: HashMap<String, String> = vars
