@@ -4,7 +4,7 @@ PY    := .venv/bin/python
 CARGO ?= cargo
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: demo test deps test-rust test-glue test-statemachine test-e2e check-static build release bench bench-glue bench-orchestration bench-lambda clean
+.PHONY: demo test deps test-rust test-glue test-statemachine test-e2e check-static build release bench bench-glue bench-engines bench-orchestration bench-lambda clean
 
 deps:
 	@tools/install-deps.sh
@@ -49,6 +49,9 @@ bench-orchestration: deps
 
 bench-glue: deps
 	$(PY) bench/glue_bench.py
+
+bench-engines: deps
+	$(PY) bench/engine_bench.py
 
 bench-lambda: deps
 	$(PY) bench/lambda_bench.py --update-docs

@@ -3,6 +3,7 @@
 
     1. orchestration   bench/orchestration_bench.py (writes "## Orchestration cost")
     2. data path       bench/glue_bench.py --update-docs (writes "## Data path")
+    2b. engines        bench/engine_bench.py --update-docs (writes "## Engines": glue against unload)
     3. Lambdas         bench/lambda_bench.py (writes "## Lambda start-up and footprint")
     4. end to end      the demo (`make demo`'s stack and request: 1,000,000 rows, the 10,000-row
                        day 1998-07-21, parquet) split by phase from the execution's history
@@ -151,6 +152,11 @@ def summary_rows(lambda_figures, demo: dict | None, parts: list[str]) -> list[tu
         if len(cells) >= 8:
             rows.append(("Data path", cells[0],
                          f"{cells[1]} rows in {cells[4]} s ({cells[5]} rows/s) vs raw COPY {cells[6]} s = {cells[7]}"))
+    for cells in section_tables("## Engines")[1:]:
+        if len(cells) == 8 and cells[1] in ("glue", "unload"):
+            rows.append(("Engines", f"{cells[0]}: {cells[1]}",
+                         f"{cells[2]} rows in {cells[3]} s ({cells[4]} rows/s, {cells[5]} of the raw COPY rate), "
+                         f"{cells[6]} files"))
     if not demo:
         rows += previous_rows("End to end")
     if demo:
@@ -196,7 +202,7 @@ def render_summary(rows, parts: list[str], wall: float, failures: list[str], ski
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--skip", nargs="*", default=[], choices=["orchestration", "glue", "lambda", "demo"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["orchestration", "glue", "engines", "lambda", "demo"])
     parser.add_argument("--starts", type=int, default=11, help="Lambda cold starts per function and runtime")
     parser.add_argument("--warm", type=int, default=20, help="warm Lambda invocations after each cold start")
     args = parser.parse_args()
@@ -213,6 +219,10 @@ def main() -> int:
         code, _ = run_script(["bench/glue_bench.py", "--update-docs"], parts)
         if code:
             failures.append("data path")
+    if "engines" not in args.skip:
+        code, _ = run_script(["bench/engine_bench.py", "--update-docs"], parts)
+        if code:
+            failures.append("engines")
     if "lambda" not in args.skip:
         print("\n== bench/lambda_bench.py", flush=True)
         started = time.monotonic()
