@@ -32,6 +32,10 @@ pub struct Unload {
     /// Write mode (default: the workflow's UNLOAD_DEFAULT_WRITE_MODE, else overwrite).
     #[arg(long, value_parser = ["overwrite", "append"], conflicts_with = "input")]
     pub write_mode: Option<String>,
+    /// Engine: glue (a Glue job run) or unload (Redshift UNLOAD through the Data API; parquet,
+    /// csv, json). Default: the workflow's UNLOAD_DEFAULT_ENGINE, else glue.
+    #[arg(long, value_parser = ["glue", "unload"], conflicts_with = "input")]
+    pub engine: Option<String>,
     /// Part of the execution name: the same table, day and tag is the same execution. Use a new
     /// tag to run an unload again on purpose.
     #[arg(long, default_value = "manual", value_name = "TAG")]
@@ -64,6 +68,9 @@ pub fn input_from_flags(table: &str, day: Option<NaiveDate>, flags: &Unload) -> 
     }
     if let Some(mode) = &flags.write_mode {
         put("WriteMode", mode);
+    }
+    if let Some(engine) = &flags.engine {
+        put("Engine", engine);
     }
     Value::Object(input)
 }
@@ -265,6 +272,17 @@ mod tests {
         .unwrap();
         assert_eq!(checked.scope, Scope::Full);
         assert!(!checked.deferred.contains(&env::DAY_PARTITION_KEY));
+    }
+
+    #[test]
+    fn the_engine_flag_reaches_the_request_and_is_checked_with_it() {
+        let mut f = flags();
+        f.engine = Some("unload".into());
+        f.format = Some("orc".into());
+        let input = input_from_flags(TABLE, Some(day("1998-07-21")), &f);
+        assert_eq!(input["Engine"], "unload");
+        let err = check(input, &RequestDefaults::default(), day("2026-11-25"), false).unwrap_err();
+        assert!(err.message.contains("use Engine glue"), "{}", err.message);
     }
 
     #[test]

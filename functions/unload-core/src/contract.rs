@@ -573,6 +573,8 @@ mod tests {
             ("report-success.json", 3),
             ("register.json", 3),
             ("report-failure.json", 3),
+            ("start-run-unload.json", 2),
+            ("check-status-unload.json", 3),
         ] {
             let text = std::fs::read_to_string(format!("{dir}/{name}")).unwrap();
             let state = State::from_value(serde_json::from_str(&text).unwrap())
