@@ -129,6 +129,7 @@ import sys
 import threading
 import time
 import uuid
+from array import array
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -145,7 +146,7 @@ GB = 1024 * MB
 MIN_FILE_SIZE = 5 * MB                  # r_UNLOAD.md MAXFILESIZE: "between 5 MB and 6.2 GB"
 MAX_FILE_SIZE = int(6.2 * GB)           # ... "the default maximum file size is 6.2 GB"
 ROW_GROUP_BYTES = 32 * MB               # r_UNLOAD.md: "equally sized 32-MB row groups"
-PARSE_CHUNK_BYTES = 16 * MB             # COPY output parsed by pyarrow in chunks of this size
+PARSE_CHUNK_BYTES = 8 * MB              # COPY output parsed by pyarrow in chunks of this size
 TMP_MARK = ".redshift-data-local-tmp-"
 
 SUPPORTED_FORM = ("redshift-data-local implements only UNLOAD ('<SELECT ...>') TO 's3://bucket/prefix' "
@@ -533,56 +534,61 @@ def _slice_bounds(total: int, slices: int) -> list[tuple[int, int]]:
     return [(total * s // slices, total * (s + 1) // slices) for s in range(slices)]
 
 
-def _copy(job: Job, conn: psycopg.Connection, sql: str, options: str, sink) -> None:
+def _copy_rows(conn: psycopg.Connection, sql: str, options: str):
+    """Yields the rows of COPY (sql) TO STDOUT (libpq: "Data is always returned one data row at a time")."""
     with conn.cursor() as cur:
         with cur.copy(f"COPY ({sql}) TO STDOUT WITH ({options})") as copy:
-            for data in copy:
-                sink(data)
-    job.check()
+            yield from copy
 
 
 def _read_arrow(job: Job, conn, sql: str, columns: list[Column], pool) -> pa.Table:
-    """COPY (sql) TO STDOUT as CSV, parsed by pyarrow.csv in chunks (on `pool`) while reading goes on."""
+    """COPY (sql) TO STDOUT as CSV into a bytearray (no per-row Python objects), parsed by pyarrow.csv
+    in chunks on `pool` while the reading goes on."""
     names = [f"c{i}" for i in range(len(columns))]
     convert = pacsv.ConvertOptions(
         column_types={n: c.arrow for n, c in zip(names, columns)}, null_values=[""], strings_can_be_null=True,
         quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"])
     read = pacsv.ReadOptions(column_names=names, use_threads=True, block_size=4 * MB)
-    parse = pacsv.ParseOptions(newlines_in_values=True)
 
-    def to_table(chunks):
-        return pacsv.read_csv(io.BytesIO(b"".join(chunks)), read_options=read, parse_options=parse,
+    def to_table(chunk: bytearray, rows: int) -> pa.Table:
+        # A quoted newline inside a value makes more newlines than rows; only then does the
+        # (slower) newlines_in_values parser run.
+        parse = pacsv.ParseOptions(newlines_in_values=chunk.count(b"\n") != rows)
+        return pacsv.read_csv(pa.BufferReader(pa.py_buffer(chunk)), read_options=read, parse_options=parse,
                               convert_options=convert)
 
-    futures, chunks, size = [], [], [0]
-
-    def sink(data):
-        chunks.append(data)
-        size[0] += len(data)
-        if size[0] >= PARSE_CHUNK_BYTES:
-            futures.append(pool.submit(to_table, chunks[:]))
-            chunks.clear()
-            size[0] = 0
-
+    futures = []
+    buf, rows = bytearray(), 0
     try:
-        _copy(job, conn, sql, "FORMAT csv", sink)
+        for data in _copy_rows(conn, sql, "FORMAT csv"):
+            buf += data
+            rows += 1
+            if len(buf) >= PARSE_CHUNK_BYTES:
+                futures.append(pool.submit(to_table, buf, rows))
+                buf, rows = bytearray(), 0
+                job.check()
     except psycopg.errors.QueryCanceled:
         raise Cancelled() from None
-    if chunks:
-        futures.append(pool.submit(to_table, chunks[:]))
+    job.check()
+    if rows:
+        futures.append(pool.submit(to_table, buf, rows))
     tables = [f.result() for f in futures]
     schema = pa.schema([pa.field(n, c.arrow) for n, c in zip(names, columns)])
     table = pa.concat_tables(tables) if tables else schema.empty_table()
     return pa.Table.from_arrays(table.columns, names=[c.name for c in columns])
 
 
-def _read_rows(job: Job, conn, sql: str, options: str) -> list:
-    rows: list = []
+def _read_rows(job: Job, conn, sql: str, options: str) -> tuple[bytearray, array]:
+    """The COPY output in one bytearray and the end offset of each row in it."""
+    buf, ends = bytearray(), array("q")
     try:
-        _copy(job, conn, sql, options, rows.append)   # libpq returns one data row per CopyData message
+        for data in _copy_rows(conn, sql, options):
+            buf += data
+            ends.append(len(buf))
     except psycopg.errors.QueryCanceled:
         raise Cancelled() from None
-    return rows
+    job.check()
+    return buf, ends
 
 
 def _cast_for_json(col: Column) -> str:
@@ -664,36 +670,36 @@ def run_unload(plan: Unload, conn: psycopg.Connection, s3_root: Path, slices: in
             written = list(pool.map(write_parquet, tasks))
         else:
             if plan.format == "CSV":
-                rows = _read_rows(job, conn, plan.query, "FORMAT csv")
+                buf, ends = _read_rows(job, conn, plan.query, "FORMAT csv")
                 fix = None
             else:
                 sql = ("SELECT row_to_json(t) FROM (SELECT " + ", ".join(_cast_for_json(c) for c in columns)
                        + f" FROM ({plan.query}) AS q) AS t")
-                rows = _read_rows(job, conn, sql, "FORMAT text")
+                buf, ends = _read_rows(job, conn, sql, "FORMAT text")
                 # COPY text format escapes backslash as \\ ; JSON text has no raw control characters
                 # (json escapes them), so undoing \\ is the whole unescaping.
                 fix = lambda data: data.replace(b"\\\\", b"\\")  # noqa: E731
-            total = len(rows)
-            ends = list(itertools.accumulate(map(len, rows)))
+            total = len(ends)
+            view = memoryview(buf)
             for s, (a, b) in enumerate(_slice_bounds(total, slices)):
                 if a == b and plan.format == "JSON":
                     continue      # JSON: "When zero rows are unloaded, Amazon Redshift does not write Amazon S3 objects"
                 part, start = 0, a
                 while True:
                     base = ends[start - 1] if start else 0
-                    # the largest stop with bytes(rows[start:stop]) <= maxfilesize, at least one row
-                    stop = max(start + 1, bisect_right(ends, base + plan.maxfilesize, start, b)) if start < b else b
-                    stop = min(stop, b)
+                    # the largest stop with bytes of rows[start:stop] <= maxfilesize, at least one row
+                    stop = min(b, max(start + 1, bisect_right(ends, base + plan.maxfilesize, start, b)))
                     job.check()
-                    data = b"".join(rows[start:stop])
+                    data = view[base:ends[stop - 1]] if stop > start else b""
                     if fix:
-                        data = fix(data)
+                        data = fix(bytes(data))
                     url, path = target(s, part)
                     size = _write_file(path, lambda tmp: tmp.write_bytes(data))
                     written.append(Written(url, path, size, stop - start))
                     if stop >= b:
                         break
                     start, part = stop, part + 1
+            view.release()
     job.check()
     if after_files:
         after_files()
