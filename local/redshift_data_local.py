@@ -324,7 +324,7 @@ def parse_unload(sql: str) -> Unload:
             if is_word(peek(), "MB", "GB"):
                 unit = MB if take()[1] == "MB" else GB
             size = float(t[1]) * unit
-            if not MIN_FILE_SIZE <= size <= MAX_FILE_SIZE:
+            if not MIN_FILE_SIZE <= size <= 6.2 * GB:
                 # The documented range (r_UNLOAD.md); Redshift's exact wording is not documented.
                 return defer(f"ERROR: MAXFILESIZE {t[1]} {'GB' if unit == GB else 'MB'} is out of range: "
                              "specify a value between 5 MB and 6.2 GB")
@@ -531,7 +531,8 @@ def _write_file(path: Path, write) -> int:
 
 
 def _slice_bounds(total: int, slices: int) -> list[tuple[int, int]]:
-    return [(total * s // slices, total * (s + 1) // slices) for s in range(slices)]
+    # contiguous chunks, the earlier slices one row larger when the rows do not divide evenly
+    return [(-(-total * s // slices), -(-total * (s + 1) // slices)) for s in range(slices)]
 
 
 def _copy_rows(conn: psycopg.Connection, sql: str, options: str):
@@ -592,7 +593,7 @@ def _read_rows(job: Job, conn, sql: str, options: str) -> tuple[bytearray, array
 
 
 def _cast_for_json(col: Column) -> str:
-    ref = f"q.{_q(col.name)}"
+    ref = f"rsdl_q.{_q(col.name)}"
     if col.oid == 16:
         return f"CASE WHEN {ref} THEN 't' WHEN NOT {ref} THEN 'f' END AS {_q(col.name)}"
     if col.oid in (1082, 1114, 1184):
@@ -645,8 +646,8 @@ def run_unload(plan: Unload, conn: psycopg.Connection, s3_root: Path, slices: in
             if any(c.oid == 1184 for c in columns):
                 # timestamptz: the UTC instant without its zone (r_UNLOAD.md: only the timestamp values).
                 sql = "SELECT " + ", ".join(
-                    f"(q.{_q(c.name)} AT TIME ZONE 'UTC') AS {_q(c.name)}" if c.oid == 1184 else f"q.{_q(c.name)}"
-                    for c in columns) + f" FROM ({plan.query}) AS q"
+                    f"(rsdl_q.{_q(c.name)} AT TIME ZONE 'UTC') AS {_q(c.name)}" if c.oid == 1184
+                    else f"rsdl_q.{_q(c.name)}" for c in columns) + f" FROM ({plan.query}) AS rsdl_q"
             table = _read_arrow(job, conn, sql, columns, pool)
             total = table.num_rows
             bytes_per_row = max(1, table.nbytes // total) if total else 1
@@ -673,8 +674,8 @@ def run_unload(plan: Unload, conn: psycopg.Connection, s3_root: Path, slices: in
                 buf, ends = _read_rows(job, conn, plan.query, "FORMAT csv")
                 fix = None
             else:
-                sql = ("SELECT row_to_json(t) FROM (SELECT " + ", ".join(_cast_for_json(c) for c in columns)
-                       + f" FROM ({plan.query}) AS q) AS t")
+                sql = ("SELECT row_to_json(rsdl_row) FROM (SELECT " + ", ".join(_cast_for_json(c) for c in columns)
+                       + f" FROM ({plan.query}) AS rsdl_q) AS rsdl_row")
                 buf, ends = _read_rows(job, conn, sql, "FORMAT text")
                 # COPY text format escapes backslash as \\ ; JSON text has no raw control characters
                 # (json escapes them), so undoing \\ is the whole unescaping.
@@ -1078,7 +1079,7 @@ def measure(dsn: str, s3_root, bucket: str, rows_expected: int | None = None, sl
             table: str = '"demo_master"."orders"') -> dict:
     """In one run: the raw `COPY (SELECT * FROM <table>) TO STDOUT` read rate (bytes discarded) and a
     whole-table Parquet UNLOAD of the table through run_unload (what the server runs); the ratio
-    unload rows/s : COPY rows/s. The unload's files go to s3://<bucket>/bench/<uuid>/ and are removed."""
+    unload rows/s : COPY rows/s. The unload's files go to s3://<bucket>/redshift-data-local-bench-<id>/ and are removed."""
     s3_root = Path(s3_root)
     (s3_root / bucket).mkdir(parents=True, exist_ok=True)
     query = f"SELECT * FROM {table}"
@@ -1092,14 +1093,14 @@ def measure(dsn: str, s3_root, bucket: str, rows_expected: int | None = None, sl
                     nrows += 1
         copy_seconds = time.perf_counter() - t0
         run = uuid.uuid4().hex[:12]
-        plan = parse_unload(f"UNLOAD ('{query.replace(chr(39), chr(39) * 2)}') TO 's3://{bucket}/bench/{run}/orders_' "
+        plan = parse_unload(f"UNLOAD ('{query.replace(chr(39), chr(39) * 2)}') TO 's3://{bucket}/redshift-data-local-bench-{run}/orders_' "
                             "IAM_ROLE 'arn:aws:iam::123456789012:role/local-redshift-unload' "
                             "FORMAT AS PARQUET MAXFILESIZE 256 MB MANIFEST VERBOSE")
         t0 = time.perf_counter()
         rows, written = run_unload(plan, conn, s3_root, slices, Job())
         unload_seconds = time.perf_counter() - t0
     out_bytes = sum(w.size for w in written)
-    folder = s3_root / bucket / "bench" / run
+    folder = s3_root / bucket / f"redshift-data-local-bench-{run}"
     for p in sorted(folder.rglob("*"), reverse=True):
         p.unlink() if p.is_file() else p.rmdir()
     folder.rmdir()
