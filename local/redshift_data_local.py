@@ -119,7 +119,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import io
 import itertools
 import json
 import os
@@ -1069,7 +1068,8 @@ def serve(bind: str, s3_root, dsn: str, database: str | None = None, slices: int
     handler = type("BoundHandler", (Handler,), {"state": state})
     server = ThreadingHTTPServer((host or "127.0.0.1", int(port or 0)), handler)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, name="redshift-data-local", daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="redshift-data-local",
+                     daemon=True).start()
     return server, state
 
 

@@ -243,7 +243,8 @@ def typed_table(db):
         (1, -7, 1.5, 2.25, true, 'ab', 'line1' || chr(10) || 'line2', '2020-02-29 12:34:56.789012',
          '2020-02-29 12:34:56+05', 12345678901234567890.0123456789, ''),
         (2, NULL, NULL, NULL, false, NULL, 'back\\slash "q"', NULL, NULL, NULL, NULL)""")
-    return "rsdl_test.typed"
+    yield "rsdl_test.typed"
+    db.execute("DROP TABLE rsdl_test.typed")
 
 
 def test_types_to_parquet_json_and_csv(emu, typed_table):
@@ -557,7 +558,8 @@ def wide_table(db):
     db.execute("DROP TABLE IF EXISTS rsdl_test.wide")
     db.execute("CREATE TABLE rsdl_test.wide AS SELECT n::integer AS id, repeat(md5(n::text), 12) AS pad "
                "FROM generate_series(1, 200000) AS n")
-    return "rsdl_test.wide"
+    yield "rsdl_test.wide"
+    db.execute("DROP TABLE rsdl_test.wide")   # the session's PostgreSQL is shared with the other suites
 
 
 def test_maxfilesize_splits_csv_into_parts(emu, wide_table):
