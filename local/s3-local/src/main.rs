@@ -72,16 +72,43 @@ impl FoldersAreNoObjects {
         }
         Ok(())
     }
+
+    /// s3s-fs keeps a PUT object's ETag and checksums beside it (`.bucket-…object-….internal.json`)
+    /// and serves them with every GET. A file rewritten in the folder directly (Spark, the Data API
+    /// emulator) replaced the object, as a PUT would on S3, so its old checksums are stale: a
+    /// client checking them (the AWS SDKs do) would fail the read. Drop them; s3s-fs then
+    /// computes the ETag from the file.
+    fn forget_stale_checksums(&self, bucket: &str, key: &str) {
+        let encode = |s: &str| base64_simd::URL_SAFE_NO_PAD.encode_to_string(s);
+        let info = self.root.join(format!(
+            ".bucket-{}.object-{}.internal.json",
+            encode(bucket),
+            encode(key)
+        ));
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        if let (Some(info_at), Some(file_at)) = (
+            modified(&info),
+            modified(&self.root.join(bucket).join(Path::new(key))),
+        ) {
+            if file_at > info_at {
+                let _ = std::fs::remove_file(&info);
+            }
+        }
+    }
 }
 
 #[async_trait::async_trait]
 impl S3Access for FoldersAreNoObjects {
     async fn get_object(&self, req: &mut S3Request<GetObjectInput>) -> S3Result<()> {
-        self.refuse_folder(&req.input.bucket, &req.input.key)
+        self.refuse_folder(&req.input.bucket, &req.input.key)?;
+        self.forget_stale_checksums(&req.input.bucket, &req.input.key);
+        Ok(())
     }
 
     async fn head_object(&self, req: &mut S3Request<HeadObjectInput>) -> S3Result<()> {
-        self.refuse_folder(&req.input.bucket, &req.input.key)
+        self.refuse_folder(&req.input.bucket, &req.input.key)?;
+        self.forget_stale_checksums(&req.input.bucket, &req.input.key);
+        Ok(())
     }
 }
 
