@@ -8,7 +8,7 @@
 
 use crate::args::{parse_day, poll_seconds};
 use crate::failure::Failure;
-use crate::naming::{self, Scope};
+use unload_core::execution_names::{self as naming, decide, Action, Scope, MAX_ATTEMPTS};
 use crate::output::{self, Format};
 use crate::request::{self, Checked, Unload};
 use crate::sfn::{self, Aws, Status};
@@ -21,37 +21,6 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 use unload_core::request::RequestDefaults;
-
-/// Attempts looked up per day before giving up (a day failing 50 times needs a person).
-const MAX_ATTEMPTS: u32 = 50;
-
-/// What to do about one day, given its attempts so far.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// An attempt already succeeded.
-    Skip { attempt: u32 },
-    /// The latest attempt is still running: wait for it instead of starting another.
-    Follow { attempt: u32 },
-    /// Start this attempt (1 = never tried).
-    Start { attempt: u32 },
-}
-
-/// `attempts[i]` is the status of attempt i + 1 (they are looked up until the first missing).
-pub fn decide(attempts: &[Status]) -> Action {
-    if let Some(i) = attempts.iter().position(|s| *s == Status::Succeeded) {
-        return Action::Skip {
-            attempt: i as u32 + 1,
-        };
-    }
-    match attempts.last() {
-        Some(status) if status.is_running() => Action::Follow {
-            attempt: attempts.len() as u32,
-        },
-        _ => Action::Start {
-            attempt: attempts.len() as u32 + 1,
-        },
-    }
-}
 
 /// Where a day ended up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -454,46 +423,6 @@ pub fn report(days: &[Day], format: Format, planned: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_day_never_tried_starts_its_first_attempt() {
-        assert_eq!(decide(&[]), Action::Start { attempt: 1 });
-    }
-
-    #[test]
-    fn a_day_that_succeeded_once_is_skipped_whatever_came_after() {
-        assert_eq!(decide(&[Status::Succeeded]), Action::Skip { attempt: 1 });
-        assert_eq!(
-            decide(&[Status::Failed, Status::Succeeded]),
-            Action::Skip { attempt: 2 }
-        );
-        assert_eq!(
-            decide(&[Status::Succeeded, Status::Running]),
-            Action::Skip { attempt: 1 }
-        );
-    }
-
-    #[test]
-    fn a_running_attempt_is_followed_not_duplicated() {
-        assert_eq!(decide(&[Status::Running]), Action::Follow { attempt: 1 });
-        assert_eq!(
-            decide(&[Status::Failed, Status::Running]),
-            Action::Follow { attempt: 2 }
-        );
-        assert_eq!(
-            decide(&[Status::PendingRedrive]),
-            Action::Follow { attempt: 1 }
-        );
-    }
-
-    #[test]
-    fn a_failed_timed_out_or_aborted_attempt_gets_the_next_one() {
-        assert_eq!(decide(&[Status::Failed]), Action::Start { attempt: 2 });
-        assert_eq!(
-            decide(&[Status::Failed, Status::TimedOut, Status::Aborted]),
-            Action::Start { attempt: 4 }
-        );
-    }
 
     fn args(from: &str, to: &str) -> Args {
         Args {

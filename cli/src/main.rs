@@ -5,7 +5,6 @@
 mod args;
 mod backfill;
 mod failure;
-mod naming;
 mod output;
 mod poll_schedule;
 mod request;

@@ -14,7 +14,7 @@
 //! (DayPartitionValue), so the execution name — derived from them — names what actually runs.
 
 use crate::failure::Failure;
-use crate::naming::Scope;
+use unload_core::execution_names::Scope;
 use crate::output::Format;
 use chrono::NaiveDate;
 use serde_json::{Map, Value};

@@ -43,47 +43,11 @@ impl Aws {
     }
 }
 
-/// An execution's status, as the commands reason about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
-    Running,
-    Succeeded,
-    Failed,
-    TimedOut,
-    Aborted,
-    PendingRedrive,
-    Other(String),
-}
+pub use unload_core::execution_names::Status;
 
-impl Status {
-    pub fn name(&self) -> &str {
-        match self {
-            Status::Running => "RUNNING",
-            Status::Succeeded => "SUCCEEDED",
-            Status::Failed => "FAILED",
-            Status::TimedOut => "TIMED_OUT",
-            Status::Aborted => "ABORTED",
-            Status::PendingRedrive => "PENDING_REDRIVE",
-            Status::Other(name) => name,
-        }
-    }
-
-    /// Still going (nothing to decide yet).
-    pub fn is_running(&self) -> bool {
-        matches!(self, Status::Running | Status::PendingRedrive)
-    }
-
-    fn from_sdk(status: &ExecutionStatus) -> Self {
-        match status {
-            ExecutionStatus::Running => Status::Running,
-            ExecutionStatus::Succeeded => Status::Succeeded,
-            ExecutionStatus::Failed => Status::Failed,
-            ExecutionStatus::TimedOut => Status::TimedOut,
-            ExecutionStatus::Aborted => Status::Aborted,
-            ExecutionStatus::PendingRedrive => Status::PendingRedrive,
-            other => Status::Other(other.as_str().to_string()),
-        }
-    }
+/// The SDK's status as the commands reason about it.
+fn status_from_sdk(status: &ExecutionStatus) -> Status {
+    Status::from_name(status.as_str())
 }
 
 /// DescribeExecution's answer.
@@ -180,7 +144,7 @@ pub async fn describe(client: &Client, arn: &str) -> Result<Option<Execution>, F
                 .clone()
                 .unwrap_or_else(|| arn.rsplit(':').next().unwrap_or(arn).to_string()),
             arn: out.execution_arn,
-            status: Status::from_sdk(&out.status),
+            status: status_from_sdk(&out.status),
             started: time(&out.start_date),
             stopped: out.stop_date.as_ref().map(time),
             input: out.input,

@@ -2,7 +2,7 @@
 
 use crate::args::parse_day;
 use crate::failure::Failure;
-use crate::naming;
+use unload_core::execution_names as naming;
 use crate::output::Format;
 use crate::request::{self, Unload};
 use crate::sfn::{self, Aws, Started};

@@ -2,7 +2,7 @@
 
 use crate::args::poll_seconds;
 use crate::failure::Failure;
-use crate::naming;
+use unload_core::execution_names as naming;
 use crate::output::{self, Format};
 use crate::sfn::{self, Aws, Event, Status};
 use chrono::{DateTime, Utc};

@@ -2,6 +2,8 @@
 doing its work, a Glue API that throttles, a failure while the Glue run still writes. The faults
 come from the local stack's twins (local/lambda_gateway.py, glue-local), the rest is real: the
 Lambda binaries, the ASL on moto, the Glue script on Spark."""
+import contextlib
+
 import pytest
 
 from test_workflow import HOT_DAY, TABLE, request, run
@@ -57,17 +59,32 @@ def test_a_crashed_check_status_is_lambda_unknown_and_is_retried(stack):
 
 
 def test_a_failure_while_the_glue_run_writes_stops_the_run_and_says_so(stack):
-    # check-status fails at its first look, seconds after the start: the Glue run (a Spark job
-    # that needs longer than that to start its JVM) is still going when report runs.
+    # check-status fails at its first look while the Glue run is still reading: a transaction
+    # holding the table's ACCESS EXCLUSIVE lock (as a concurrent ALTER or VACUUM would) keeps the
+    # run's read waiting, however fast Spark starts on this machine, until report has stopped it.
     stack.gateway.inject("check-status", "error:GlueRunNotFound")
-    arn, result, out = run(stack, request(DayPartitionValue=HOT_DAY))
+    with table_locked(stack, TABLE):
+        arn, result, out = run(stack, request(DayPartitionValue=HOT_DAY))
 
-    assert (result["status"], result["error"]) == ("FAILED", "GlueRunNotFound")
-    job = f"local_{TABLE}_ExtractToDataLake"
-    (glue_run,) = runs_of(stack, job, arn)
-    assert "has been asked to stop (BatchStopJobRun)" in result["cause"], result["cause"]
-    assert glue_run["Id"] in result["cause"]
-    assert final_state(stack, job, glue_run["Id"]) == "STOPPED"
+        assert (result["status"], result["error"]) == ("FAILED", "GlueRunNotFound")
+        job = f"local_{TABLE}_ExtractToDataLake"
+        (glue_run,) = runs_of(stack, job, arn)
+        assert "has been asked to stop (BatchStopJobRun)" in result["cause"], result["cause"]
+        assert glue_run["Id"] in result["cause"]
+        assert final_state(stack, job, glue_run["Id"]) == "STOPPED"
+
+
+@contextlib.contextmanager
+def table_locked(stack, table):
+    """Holds an ACCESS EXCLUSIVE lock on the warehouse table until the block ends."""
+    import psycopg
+    with psycopg.connect(stack.queries.dsn) as conn:
+        conn.execute("SET lock_timeout = '30s'")
+        conn.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            conn.rollback()
 
 
 def final_state(stack, job, run_id, timeout=60):

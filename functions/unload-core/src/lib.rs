@@ -7,6 +7,7 @@ pub mod checks;
 pub mod config;
 pub mod contract;
 pub mod error;
+pub mod execution_names;
 pub mod request;
 
 pub use error::{Result, UnloadError};

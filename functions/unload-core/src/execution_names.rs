@@ -1,4 +1,6 @@
-//! Deterministic execution names and day ranges (pure).
+//! Deterministic execution names, day ranges and which attempt to start (pure). unloadctl's
+//! start and backfill and the batch workflow's plan name their executions alike, so either finds
+//! what the other started.
 //!
 //! A name is `<schema>-<table>-<day|full>-<run tag>` plus `-a<N>` for the N-th attempt (N ≥ 2),
 //! sanitized to Step Functions' rules: 1-80 characters of `[A-Za-z0-9_-]`. The same unload with
@@ -17,7 +19,7 @@ const ATTEMPT_ROOM: usize = 5;
 pub const MAX_RANGE_DAYS: usize = 3660;
 
 /// What one execution unloads: a day or the whole table (the workflow's own Scope).
-pub use unload_core::contract::Scope;
+pub use crate::contract::Scope;
 
 /// The base name (attempt 1) for `table` (`schema.table`, already validated), scope and run tag.
 pub fn base_name(table: &str, scope: Scope, run_tag: &str) -> String {
@@ -122,6 +124,81 @@ pub fn execution_arn(state_machine_arn: &str, name: &str) -> Option<String> {
         return None;
     }
     Some(format!("{prefix}:execution:{machine}:{name}"))
+}
+
+/// An execution's status, as the attempt logic reasons about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Aborted,
+    PendingRedrive,
+    Other(String),
+}
+
+impl Status {
+    pub fn name(&self) -> &str {
+        match self {
+            Status::Running => "RUNNING",
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED_OUT",
+            Status::Aborted => "ABORTED",
+            Status::PendingRedrive => "PENDING_REDRIVE",
+            Status::Other(name) => name,
+        }
+    }
+
+    /// Step Functions' status name (DescribeExecution's `status`).
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "RUNNING" => Status::Running,
+            "SUCCEEDED" => Status::Succeeded,
+            "FAILED" => Status::Failed,
+            "TIMED_OUT" => Status::TimedOut,
+            "ABORTED" => Status::Aborted,
+            "PENDING_REDRIVE" => Status::PendingRedrive,
+            other => Status::Other(other.to_string()),
+        }
+    }
+
+    /// Still going (nothing to decide yet).
+    pub fn is_running(&self) -> bool {
+        matches!(self, Status::Running | Status::PendingRedrive)
+    }
+}
+
+/// Attempts looked up per unload before giving up (one failing 50 times needs a person).
+pub const MAX_ATTEMPTS: u32 = 50;
+
+/// What to do about one unload, given its attempts so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// An attempt already succeeded.
+    Skip { attempt: u32 },
+    /// The latest attempt is still running: wait for it instead of starting another.
+    Follow { attempt: u32 },
+    /// Start this attempt (1 = never tried).
+    Start { attempt: u32 },
+}
+
+/// `attempts[i]` is the status of attempt i + 1 (they are looked up until the first missing).
+pub fn decide(attempts: &[Status]) -> Action {
+    if let Some(i) = attempts.iter().position(|s| *s == Status::Succeeded) {
+        return Action::Skip {
+            attempt: i as u32 + 1,
+        };
+    }
+    match attempts.last() {
+        Some(status) if status.is_running() => Action::Follow {
+            attempt: attempts.len() as u32,
+        },
+        _ => Action::Start {
+            attempt: attempts.len() as u32 + 1,
+        },
+    }
 }
 
 #[cfg(test)]
@@ -254,4 +331,45 @@ mod tests {
         );
         assert_eq!(execution_arn("not-an-arn", "n"), None);
     }
+
+    #[test]
+    fn an_unload_never_tried_starts_its_first_attempt() {
+        assert_eq!(decide(&[]), Action::Start { attempt: 1 });
+    }
+
+    #[test]
+    fn an_unload_that_succeeded_once_is_skipped_whatever_came_after() {
+        assert_eq!(decide(&[Status::Succeeded]), Action::Skip { attempt: 1 });
+        assert_eq!(
+            decide(&[Status::Failed, Status::Succeeded]),
+            Action::Skip { attempt: 2 }
+        );
+        assert_eq!(
+            decide(&[Status::Succeeded, Status::Running]),
+            Action::Skip { attempt: 1 }
+        );
+    }
+
+    #[test]
+    fn a_running_attempt_is_followed_not_duplicated() {
+        assert_eq!(decide(&[Status::Running]), Action::Follow { attempt: 1 });
+        assert_eq!(
+            decide(&[Status::Failed, Status::Running]),
+            Action::Follow { attempt: 2 }
+        );
+        assert_eq!(
+            decide(&[Status::PendingRedrive]),
+            Action::Follow { attempt: 1 }
+        );
+    }
+
+    #[test]
+    fn a_failed_timed_out_or_aborted_attempt_gets_the_next_one() {
+        assert_eq!(decide(&[Status::Failed]), Action::Start { attempt: 2 });
+        assert_eq!(
+            decide(&[Status::Failed, Status::TimedOut, Status::Aborted]),
+            Action::Start { attempt: 4 }
+        );
+    }
+
 }
