@@ -59,6 +59,8 @@ error_kinds! {
         /// DescribeStatement knows no such statement (the Data API keeps them 24 hours).
         StatementNotFound(String),
         StorageError(String),
+        /// A Step Functions call of the batch workflow failed (throttled, 5xx, network).
+        StepFunctionsError(String),
         ManifestMissing(String),
         ManifestInvalid(String),
         /// The catalog table cannot take this run's data (a column changed type or left the

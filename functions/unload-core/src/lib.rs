@@ -2,6 +2,7 @@
 //! task workers and `unloadctl`. Pure logic lives in the modules below and never imports `aws`,
 //! which holds the thin SDK adapters (the Glue engine among them, behind `engine::Engine`).
 
+pub mod batch;
 pub mod catalog;
 pub mod checks;
 pub mod config;

@@ -13,6 +13,13 @@ pub const BYTES: &str = "BytesUnloaded";
 pub const WARNINGS: &str = "UnloadWarnings";
 pub const TABLE_DIMENSION: &str = "TableName";
 
+/// The batch workflow's summary (summarize), with the Batch dimension (the batch's Name).
+pub const BATCH_SUCCEEDED: &str = "BatchTablesSucceeded";
+pub const BATCH_FAILED: &str = "BatchTablesFailed";
+pub const BATCH_SKIPPED: &str = "BatchTablesSkipped";
+pub const BATCH_ROWS: &str = "BatchRowsUnloaded";
+pub const BATCH_DIMENSION: &str = "Batch";
+
 /// What one execution measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measurement<'a> {
@@ -33,13 +40,13 @@ pub enum Unit {
     Bytes,
 }
 
-/// One value to publish: a metric, with the TableName dimension or without one.
+/// One value to publish: a metric, with one dimension (name, value) or without one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Datum {
     pub name: &'static str,
     pub value: f64,
     pub unit: Unit,
-    pub table: Option<String>,
+    pub dimension: Option<(&'static str, String)>,
 }
 
 /// The datums for one execution.
@@ -66,7 +73,7 @@ pub fn datums(m: &Measurement) -> Vec<Datum> {
             name,
             value,
             unit,
-            table: table.map(str::to_string),
+            dimension: table.map(|t| (TABLE_DIMENSION, t.to_string())),
         };
         if let Some(table) = m.table {
             out.push(datum(Some(table)));
@@ -82,7 +89,7 @@ mod tests {
 
     fn find<'a>(data: &'a [Datum], name: &str, table: Option<&str>) -> Option<&'a Datum> {
         data.iter()
-            .find(|d| d.name == name && d.table.as_deref() == table)
+            .find(|d| d.name == name && d.dimension.as_ref().map(|(_, v)| v.as_str()) == table)
     }
 
     #[test]
@@ -131,6 +138,6 @@ mod tests {
         let data = datums(&m);
         assert_eq!(data.len(), 2);
         assert_eq!(find(&data, FAILED, None).unwrap().value, 1.0);
-        assert!(data.iter().all(|d| d.table.is_none()));
+        assert!(data.iter().all(|d| d.dimension.is_none()));
     }
 }

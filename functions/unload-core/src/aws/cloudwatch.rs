@@ -8,7 +8,7 @@
 
 use super::describe;
 use crate::error::{Result, UnloadError};
-use crate::metrics::{Datum, Unit, TABLE_DIMENSION};
+use crate::metrics::{Datum, Unit};
 use aws_sdk_cloudwatch::config::retry::RetryConfig;
 use aws_sdk_cloudwatch::config::timeout::TimeoutConfig;
 use aws_sdk_cloudwatch::error::SdkError;
@@ -46,11 +46,8 @@ fn metric_datum(datum: &Datum, timestamp_secs: i64) -> MetricDatum {
         .value(datum.value)
         .unit(unit)
         .timestamp(DateTime::from_secs(timestamp_secs))
-        .set_dimensions(datum.table.as_ref().map(|table| {
-            vec![Dimension::builder()
-                .name(TABLE_DIMENSION)
-                .value(table)
-                .build()]
+        .set_dimensions(datum.dimension.as_ref().map(|(name, value)| {
+            vec![Dimension::builder().name(*name).value(value).build()]
         }))
         .build()
 }
@@ -97,7 +94,7 @@ mod tests {
             name: "BytesUnloaded",
             value: 9000.0,
             unit: Unit::Bytes,
-            table: Some("demo.orders".into()),
+            dimension: Some(("TableName", "demo.orders".into())),
         };
         let sdk = metric_datum(&datum, 1_700_000_000);
         assert_eq!(sdk.metric_name(), Some("BytesUnloaded"));

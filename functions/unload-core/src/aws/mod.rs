@@ -7,6 +7,7 @@ pub mod engines;
 pub mod glue;
 pub mod redshift_data;
 pub mod s3;
+pub mod sfn;
 
 use aws_sdk_glue::error::{DisplayErrorContext, ProvideErrorMetadata};
 
