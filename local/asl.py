@@ -1,14 +1,17 @@
-"""statemachine/unload.asl.json and its `${Name}` placeholders, filled as CloudFormation's
-DefinitionSubstitutions fills them (textually). Shared by the local stack and the state machine tests."""
+"""statemachine/unload.asl.json (and batch.asl.json) and their `${Name}` placeholders, filled as
+CloudFormation's DefinitionSubstitutions fills them (textually). Shared by the local stack and the
+state machine tests."""
 import re
 from pathlib import Path
 
-ASL_PATH = Path(__file__).resolve().parents[1] / "statemachine" / "unload.asl.json"
+STATEMACHINE_DIR = Path(__file__).resolve().parents[1] / "statemachine"
+ASL_PATH = STATEMACHINE_DIR / "unload.asl.json"
+BATCH_ASL_PATH = STATEMACHINE_DIR / "batch.asl.json"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_.:]+)\}")
 
 
-def asl_text() -> str:
-    return ASL_PATH.read_text(encoding="utf-8")
+def asl_text(path: Path = ASL_PATH) -> str:
+    return path.read_text(encoding="utf-8")
 
 
 def placeholders(text: str) -> set[str]:

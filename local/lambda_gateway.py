@@ -13,6 +13,11 @@ kills a moto execution with an uncatchable States.Runtime. This gateway rewrites
 
 Every answer carries x-amzn-RequestId. Runs as a thread of the process that owns the stack.
 
+moto's Step Functions engine sends every service call of a state machine to this one address
+(MOTO_PORT), so a request that is not a Lambda Invoke (e.g. the batch workflow's
+`states:startExecution.sync:2` and its DescribeExecution polls) is passed to moto unchanged
+(`server.aws_upstream`).
+
 Faults (`server.inject(function, *faults)`): the function's next invocations, one fault each, in
 order, answer as AWS answers when
 
@@ -40,6 +45,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FAULTS = ("timeout", "timeout-early", "crash", "throttle")
+INVOKE_PATH = "/2015-03-31/functions/"
 
 
 class GatewayServer(ThreadingHTTPServer):
@@ -52,6 +58,8 @@ class GatewayServer(ThreadingHTTPServer):
         self._lock = threading.Lock()
         self._faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self.invocations: collections.Counter = collections.Counter()
+        # Where calls to the other services go (moto); set once moto's port is known.
+        self.aws_upstream: str | None = None
 
     def inject(self, function: str, *faults: str) -> None:
         """Queues faults for the function's next invocations (None lets one through)."""
@@ -81,6 +89,9 @@ class _Gateway(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if not self.path.startswith(INVOKE_PATH):
+            self._forward(body)
+            return
         function = _function_name(self.path)
         fault = self.server.next_fault(function)
         if fault == "throttle":
@@ -101,6 +112,29 @@ class _Gateway(BaseHTTPRequestHandler):
             self._unhandled({"errorMessage": f"RequestId: {uuid.uuid4()} Error: Runtime exited with error: signal: killed"})
         else:
             answer()
+
+    def _forward(self, body: bytes) -> None:
+        """Another service's call, passed to moto as it came (signature headers included)."""
+        if not self.server.aws_upstream:
+            self._api_error(502, "ServiceException", f"no service behind the gateway for {self.path}")
+            return
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+        request = urllib.request.Request(self.server.aws_upstream + self.path, data=body, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=120) as resp:
+                status, payload, answer_headers = resp.status, resp.read(), resp.headers
+        except urllib.error.HTTPError as err:
+            status, payload, answer_headers = err.code, err.read(), err.headers
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+            self._api_error(502, "ServiceException", f"moto is unreachable: {err}")
+            return
+        self.send_response(status)
+        for name, value in answer_headers.items():
+            if name.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     def _invoke(self, body: bytes):
         """Runs the function; returns how to answer with its result."""

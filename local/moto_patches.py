@@ -86,3 +86,42 @@ def unknown_lambda_errors() -> Any:
         return original(self, env, ex)
 
     return mock.patch.object(StateTaskServiceLambda, "_from_error", from_error)
+
+
+@contextlib.contextmanager
+def nested_executions() -> Iterator[None]:
+    """moto 5.2.5 stubs out the service integrations' request and response normalisation (its
+    source, LocalStack's engine, maps the ASL's Parameters onto the boto operation's members and
+    the answer back onto Step Functions' casing). Without it `states:startExecution.sync:2` hands
+    boto `StateMachineArn` where it takes `stateMachineArn` and fails with States.Runtime, and the
+    sync poller reads `ExecutionArn` from an answer that has `executionArn`. AWS takes the
+    documented PascalCase Parameters ("Start workflow executions from a task state") and answers
+    with DescribeExecution's fields PascalCased (`Status`, `Output`, `ExecutionArn`), which is what
+    this restores for the Step Functions integration."""
+    from unittest import mock
+
+    import botocore.session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+        StateTaskServiceSfn,
+    )
+    from moto.stepfunctions.parser.utils import camel_to_snake_case
+
+    model = botocore.session.get_session().get_service_model("stepfunctions")
+    operations = {camel_to_snake_case(name): name for name in model.operation_names}
+    original_parameters = StateTaskServiceSfn._normalise_parameters
+
+    def operation(self: Any, service_action_name: str | None) -> Any:
+        return model.operation_model(operations[self._get_boto_service_action(service_action_name)])
+
+    def normalise_parameters(self: Any, parameters: dict, boto_service_name: str | None = None,
+                             service_action_name: str | None = None) -> None:
+        original_parameters(self, parameters, boto_service_name, service_action_name)  # Input as JSON text
+        self._to_boto_request(parameters, operation(self, service_action_name).input_shape)
+
+    def normalise_response(self: Any, response: Any, boto_service_name: str | None = None,
+                           service_action_name: str | None = None) -> None:
+        self._from_boto_response(response, operation(self, service_action_name).output_shape)
+
+    with mock.patch.object(StateTaskServiceSfn, "_normalise_parameters", normalise_parameters), \
+            mock.patch.object(StateTaskServiceSfn, "_normalise_response", normalise_response):
+        yield

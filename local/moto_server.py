@@ -2,7 +2,8 @@
 """moto's server for the local stack, with what it lacks for our functions:
 
 - local/moto_patches.py: `$$.Execution.StartTime` as AWS's ISO string, a function error without an
-  errorType named Lambda.Unknown as AWS names it, cached JSONPath parsing;
+  errorType named Lambda.Unknown as AWS names it, cached JSONPath parsing, nested executions
+  (`states:startExecution.sync:2`) with AWS's parameter and answer casing;
 - CloudWatch PutMetricData over the Smithy RPC v2 CBOR protocol, which the AWS SDK for Rust's
   CloudWatch client speaks and moto 5.2.5 does not (it answers 404): decoded here and handed to
   moto's own CloudWatch backend, so ListMetrics / GetMetricStatistics see the data.
@@ -19,7 +20,7 @@ from pathlib import Path
 import cbor2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from moto_patches import fast_engine, iso_start_time, unknown_lambda_errors  # noqa: E402
+from moto_patches import fast_engine, iso_start_time, nested_executions, unknown_lambda_errors  # noqa: E402
 
 CBOR_PATH = "/service/GraniteServiceVersion20100801/operation/"
 ACCOUNT = "123456789012"  # moto's default account
@@ -81,7 +82,7 @@ def main(argv: list[str]) -> int:
     # moto logs a large stack trace on every Fail state; the execution history has the error.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     app = cloudwatch_cbor(DomainDispatcherApplication(create_backend_app))
-    with iso_start_time(), fast_engine(), unknown_lambda_errors():
+    with iso_start_time(), fast_engine(), unknown_lambda_errors(), nested_executions():
         run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     return 0
 

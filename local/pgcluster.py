@@ -123,9 +123,10 @@ def start(directory, rows: int | None = None, hot_rows: int = DEFAULT_HOT_ROWS,
     if rows is not None:
         seed = {"rows": int(rows), "hot_rows": int(hot_rows), "days": int(days)}
         state = _read_state(directory)
-        if state.get("seed") != seed:
+        # The seed script's hash too: a warehouse seeded by an older script is seeded again.
+        if state.get("seed") != seed or state.get("seed_sql") != _seed_sql_hash():
             _seed(cluster, **seed)
-            _write_state(directory, {"seed": seed})
+            _write_state(directory, {"seed": seed, "seed_sql": _seed_sql_hash()})
     return cluster
 
 
@@ -259,6 +260,11 @@ def _running_port(directory: Path) -> int | None:
         return None
     lines = (data / "postmaster.pid").read_text().splitlines()
     return int(lines[3])  # line 4 of postmaster.pid is the port
+
+
+def _seed_sql_hash() -> str:
+    import hashlib
+    return hashlib.sha256(SEED_SQL.read_bytes()).hexdigest()[:16]
 
 
 def _seed(cluster: Cluster, rows: int, hot_rows: int, days: int) -> None:

@@ -69,3 +69,48 @@ FROM (
 -- Redshift prunes a day with its sort key's zone maps; an index is PostgreSQL's equivalent.
 CREATE INDEX orders_orderdate_idx ON demo_master.orders (o_orderdate);
 ANALYZE demo_master.orders;
+
+-- Two small tables for the batch workflow (make demo DEMO_ARGS=--batch, tests/e2e/test_batch.py),
+-- fixed sizes whatever :rows is: 8,000 line items by ship day and 1,500 customers by the day they
+-- registered, each with a fifth on the hot day 1998-07-21 and the rest spread over 1992-1998.
+CREATE TABLE demo_master.lineitem (
+    l_orderkey      bigint        NOT NULL,
+    l_linenumber    integer       NOT NULL,
+    l_quantity      numeric(15,2) NOT NULL,
+    l_extendedprice numeric(15,2) NOT NULL,
+    l_shipdate      date          NOT NULL,
+    l_comment       varchar(44)
+);
+
+INSERT INTO demo_master.lineitem
+SELECT n / 4 + 1                                                  AS l_orderkey,
+       n % 4 + 1                                                  AS l_linenumber,
+       1 + n % 50                                                 AS l_quantity,
+       (90100 + (n * 7703) % 9000000) / 100.0                     AS l_extendedprice,
+       CASE WHEN n % 5 = 0 THEN DATE '1998-07-21'
+            ELSE DATE '1992-01-01' + ((n * 31) % 2405)::int END          AS l_shipdate,
+       CASE WHEN n % 9 = 0 THEN NULL ELSE 'carefully ' || (n % 89) END AS l_comment
+FROM generate_series(0::bigint, 7999) AS n;
+
+CREATE TABLE demo_master.customer (
+    c_custkey    bigint        NOT NULL,
+    c_name       varchar(25)   NOT NULL,
+    c_nationkey  integer       NOT NULL,
+    c_acctbal    numeric(15,2) NOT NULL,
+    c_mktsegment char(10)      NOT NULL,
+    c_since      date          NOT NULL
+);
+
+INSERT INTO demo_master.customer
+SELECT n                                                          AS c_custkey,
+       'Customer#' || lpad(n::text, 9, '0')                       AS c_name,
+       n % 25                                                     AS c_nationkey,
+       (n * 4099) % 1000000 / 100.0 - 999.99                      AS c_acctbal,
+       (ARRAY['AUTOMOBILE', 'BUILDING', 'FURNITURE', 'HOUSEHOLD', 'MACHINERY'])[1 + n % 5]
+                                                                  AS c_mktsegment,
+       CASE WHEN n % 5 = 0 THEN DATE '1998-07-21'
+            ELSE DATE '1992-01-01' + ((n * 17) % 2405)::int END          AS c_since
+FROM generate_series(1::bigint, 1500) AS n;
+
+ANALYZE demo_master.lineitem;
+ANALYZE demo_master.customer;

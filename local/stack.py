@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lambda_gateway  # noqa: E402
-from asl import asl_text, substitute  # noqa: E402
+from asl import BATCH_ASL_PATH, asl_text, substitute  # noqa: E402
 import pgcluster  # noqa: E402
 from stack_queries import NAMESPACE, READABLE_FORMATS, REGION, StackError, StackQueries  # noqa: E402
 
@@ -52,6 +52,16 @@ LAKE_BUCKET = "datalake"
 ARTIFACTS_BUCKET = "artifacts"
 SCRIPT_KEY = "glue-scripts/unload_table.py"
 STATE_MACHINE = "redshift-unload"
+BATCH_STATE_MACHINE = "redshift-unload-batch"
+STATE_MACHINE_ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{STATE_MACHINE}"
+BATCH_MAX_CONCURRENCY = "4"  # the template's BatchMaxConcurrency default
+# The three tables of the batch demo, one day each (local/seed_demo.sql).
+BATCH_TABLES = [
+    {"PrefixedTablename": "demo_master.orders", "DayPartitionKey": "o_orderdate"},
+    {"PrefixedTablename": "demo_master.lineitem", "DayPartitionKey": "l_shipdate"},
+    {"PrefixedTablename": "demo_master.customer", "DayPartitionKey": "c_since"},
+]
+BATCH_LIST_KEY = "batch/tables.json"  # where the schedule's table list lives (the stack's BatchTablesUri)
 WAREHOUSE_CLUSTER = "local-warehouse"  # the cluster the unload engine's statements name
 WAREHOUSE_DB_USER = "unload"
 FUNCTIONS = {
@@ -61,6 +71,8 @@ FUNCTIONS = {
     "CheckStatusFunctionArn": "check-status",
     "ReportFunctionArn": "report",
     "RegisterFunctionArn": "register",
+    "PlanFunctionArn": "plan",
+    "SummarizeFunctionArn": "summarize",
 }
 
 
@@ -155,6 +167,7 @@ class Stack:
         self._spawn("moto", [str(VENV_BIN / "python"), str(ROOT / "local" / "moto_server.py"),
                             "-H", "127.0.0.1", "-p", str(self.ports["moto"])], moto_env)
         self._wait_for(lambda: port_open(self.ports["moto"]), "moto", 60)
+        self.gateway.aws_upstream = self.moto_url
         self._post(f"{self.moto_url}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
         self.say(f"  aws         moto (Step Functions, CloudWatch, Glue Data Catalog) on 127.0.0.1:{self.ports['moto']}")
 
@@ -279,6 +292,9 @@ class Stack:
             "AWS_ENDPOINT_URL_GLUE": f"http://127.0.0.1:{self.ports['glue']}",
             "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{self.ports['s3']}",
             "AWS_ENDPOINT_URL_CLOUDWATCH": self.moto_url,
+            "AWS_ENDPOINT_URL_SFN": self.moto_url,
+            # plan and summarize: the unload workflow whose executions the batch runs.
+            "UNLOAD_STATE_MACHINE_ARN": STATE_MACHINE_ARN,
             "AWS_ENDPOINT_URL_REDSHIFT_DATA": f"http://127.0.0.1:{self.ports['redshift-data']}",
             # The unload engine's warehouse, as template.yaml sets it from the stack's parameters.
             "REDSHIFT_DATA_CLUSTER_IDENTIFIER": WAREHOUSE_CLUSTER,
@@ -321,12 +337,26 @@ class Stack:
         s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=SCRIPT_KEY, Body=(ROOT / "glue-scripts" / "unload_table.py").read_bytes())
         self.queries.catalog().create_database(DatabaseInput={
             "Name": CATALOG_DATABASE, "Description": "Tables of the local unload stack (registered by its register function)."})
+        s3.put_object(Bucket=ARTIFACTS_BUCKET, Key=BATCH_LIST_KEY, Body=json.dumps({"Tables": BATCH_TABLES}).encode())
         sfn = self.queries.client("stepfunctions")
-        definition = local_definition(asl_text())
+        role = f"arn:aws:iam::{ACCOUNT}:role/local-sfn"
         self.queries.state_machine_arn = sfn.create_state_machine(
-            name=STATE_MACHINE, definition=definition, roleArn=f"arn:aws:iam::{ACCOUNT}:role/local-sfn")["stateMachineArn"]
+            name=STATE_MACHINE, definition=local_definition(asl_text()), roleArn=role)["stateMachineArn"]
+        self.queries.batch_state_machine_arn = sfn.create_state_machine(
+            name=BATCH_STATE_MACHINE, definition=local_definition(asl_text(BATCH_ASL_PATH)), roleArn=role)["stateMachineArn"]
+        self._register_outputs()
         self.say(f"  deployed    script s3://{ARTIFACTS_BUCKET}/{SCRIPT_KEY}, catalog database {CATALOG_DATABASE}, "
-                 f"state machine {STATE_MACHINE}")
+                 f"state machines {STATE_MACHINE} and {BATCH_STATE_MACHINE}, stack outputs of {STACK_NAME!r}")
+
+    def _register_outputs(self) -> None:
+        """A CloudFormation stack named like the deployed one, holding only its outputs, so
+        `unloadctl --stack local` finds the state machines through DescribeStacks as on AWS."""
+        outputs = {"StateMachineArn": self.queries.state_machine_arn,
+                   "BatchStateMachineArn": self.queries.batch_state_machine_arn,
+                   "BatchTablesUri": f"s3://{ARTIFACTS_BUCKET}/{BATCH_LIST_KEY}"}
+        template = {"Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+                    "Outputs": {name: {"Value": value} for name, value in outputs.items()}}
+        self.queries.client("cloudformation").create_stack(StackName=STACK_NAME, TemplateBody=json.dumps(template))
 
     @property
     def state_machine_arn(self) -> str:
@@ -347,7 +377,8 @@ def local_definition(asl: str) -> str:
     """The real ASL with local substitutions: bare function names (cargo lambda watch serves
     /functions/<binary name>/invocations) and a one-hour execution timeout."""
     try:
-        return substitute(asl, dict(FUNCTIONS, Partition="aws", ExecutionTimeoutSeconds="3600"))
+        return substitute(asl, dict(FUNCTIONS, Partition="aws", ExecutionTimeoutSeconds="3600",
+                                    UnloadStateMachineArn=STATE_MACHINE_ARN, BatchMaxConcurrency=BATCH_MAX_CONCURRENCY))
     except KeyError as err:
         raise StackError(f"the ASL has a substitution the local stack does not fill: {err.args[0]}") from None
 

@@ -37,6 +37,7 @@ class StackQueries:
     dsn: str  # the warehouse
     check_processes: Callable[[], None]  # raises StackError when one of the stack's processes died
     state_machine_arn: str = ""
+    batch_state_machine_arn: str = ""
     _clients: dict = field(default_factory=dict)
     _clients_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -77,6 +78,12 @@ class StackQueries:
             name = "".join(c if c.isalnum() or c in "-_" else "-" for c in what)[:60] + "-" + uuid.uuid4().hex[:8]
         return self.client("stepfunctions").start_execution(
             stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(request))["executionArn"]
+
+    def start_batch(self, batch: dict, name: str | None = None) -> str:
+        """Starts a batch workflow execution (docs/CONTRACT.md, "Batch input")."""
+        return self.client("stepfunctions").start_execution(
+            stateMachineArn=self.batch_state_machine_arn, name=name or f"batch-{uuid.uuid4().hex[:12]}",
+            input=json.dumps(batch))["executionArn"]
 
     def wait(self, arn: str, timeout: float = 600, on_event=None) -> dict:
         """Polls the execution until it ends; `on_event(event)` sees each new history event."""

@@ -8,7 +8,6 @@
 
 use crate::args::{parse_day, poll_seconds};
 use crate::failure::Failure;
-use unload_core::execution_names::{self as naming, decide, Action, Scope, MAX_ATTEMPTS};
 use crate::output::{self, Format};
 use crate::request::{self, Checked, Unload};
 use crate::sfn::{self, Aws, Status};
@@ -20,6 +19,7 @@ use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
+use unload_core::execution_names::{self as naming, decide, Action, Scope, MAX_ATTEMPTS};
 use unload_core::request::RequestDefaults;
 
 /// Where a day ended up.

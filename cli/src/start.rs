@@ -2,7 +2,6 @@
 
 use crate::args::parse_day;
 use crate::failure::Failure;
-use unload_core::execution_names as naming;
 use crate::output::Format;
 use crate::request::{self, Unload};
 use crate::sfn::{self, Aws, Started};
@@ -10,6 +9,7 @@ use crate::validate::read_input;
 use chrono::{NaiveDate, Utc};
 use serde_json::{json, Value};
 use std::path::PathBuf;
+use unload_core::execution_names as naming;
 use unload_core::request::RequestDefaults;
 
 /// Start one unload (a day or the whole table); print the execution ARN.

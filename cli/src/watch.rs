@@ -2,13 +2,13 @@
 
 use crate::args::poll_seconds;
 use crate::failure::Failure;
-use unload_core::execution_names as naming;
 use crate::output::{self, Format};
 use crate::sfn::{self, Aws, Event, Status};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::time::Duration;
+use unload_core::execution_names as naming;
 
 /// Follow an execution live; exit 0 when it succeeds, 1 when it fails.
 ///

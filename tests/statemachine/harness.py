@@ -38,7 +38,7 @@ from urllib.parse import unquote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "local"))
 from asl import asl_text, placeholders, substitute  # noqa: E402,F401 (re-exported for the tests)
-from moto_patches import fast_engine, iso_start_time, unknown_lambda_errors  # noqa: E402
+from moto_patches import fast_engine, iso_start_time, nested_executions, unknown_lambda_errors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_PATH = ROOT / "docs" / "CONTRACT.md"
@@ -326,6 +326,7 @@ class Machine:
             self._stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
             self._stack.enter_context(fast_engine())
             self._stack.enter_context(unknown_lambda_errors())
+            self._stack.enter_context(nested_executions())
             self.sfn = boto3.client("stepfunctions", region_name=REGION)
             self.arn = self.sfn.create_state_machine(
                 name="unload",

@@ -55,7 +55,9 @@ pub async fn handle(
 ) -> Result<Plan> {
     let result = plan(event, settings, clients, now).await;
     match &result {
-        Ok(plan) => tracing::info!(batch = %plan.name, day = %plan.day, counts = ?plan.counts, "batch planned"),
+        Ok(plan) => {
+            tracing::info!(batch = %plan.name, day = %plan.day, counts = ?plan.counts, "batch planned")
+        }
         Err(e) => tracing::warn!(error_type = e.kind(), error = %e, "batch refused"),
     }
     result
@@ -153,7 +155,9 @@ mod tests {
             .map(|(name, status)| {
                 let status = status.clone();
                 mock!(aws_sdk_sfn::Client::describe_execution)
-                    .match_requests(move |r| r.execution_arn().unwrap().ends_with(&format!(":{name}")))
+                    .match_requests(move |r| {
+                        r.execution_arn().unwrap().ends_with(&format!(":{name}"))
+                    })
                     .then_output(move || described(status.clone()))
             })
             .collect();
@@ -162,7 +166,10 @@ mod tests {
         });
         let mut all: Vec<&aws_smithy_mocks::Rule> = rules.iter().collect();
         all.push(&missing);
-        Executions::new(mock_client!(aws_sdk_sfn, RuleMode::MatchAny, all), MACHINE.into())
+        Executions::new(
+            mock_client!(aws_sdk_sfn, RuleMode::MatchAny, all),
+            MACHINE.into(),
+        )
     }
 
     fn no_s3() -> aws_sdk_s3::Client {
@@ -187,19 +194,43 @@ mod tests {
         let clients = Clients {
             s3: no_s3(),
             executions: executions(&[
-                ("demo_master-orders-2026-12-01-nightly", ExecutionStatus::Succeeded),
-                ("demo_master-customer-2026-12-01-nightly", ExecutionStatus::Succeeded),
-                ("demo_master-missing-2026-12-01-nightly", ExecutionStatus::Failed),
+                (
+                    "demo_master-orders-2026-12-01-nightly",
+                    ExecutionStatus::Succeeded,
+                ),
+                (
+                    "demo_master-customer-2026-12-01-nightly",
+                    ExecutionStatus::Succeeded,
+                ),
+                (
+                    "demo_master-missing-2026-12-01-nightly",
+                    ExecutionStatus::Failed,
+                ),
             ]),
         };
-        let plan = handle(&three_tables(), &settings(), &clients, now()).await.unwrap();
-        let actions: Vec<_> = plan.items.iter().map(|i| (i.action, i.name.clone().unwrap())).collect();
+        let plan = handle(&three_tables(), &settings(), &clients, now())
+            .await
+            .unwrap();
+        let actions: Vec<_> = plan
+            .items
+            .iter()
+            .map(|i| (i.action, i.name.clone().unwrap()))
+            .collect();
         assert_eq!(
             actions,
             [
-                (ItemAction::Skip, "demo_master-orders-2026-12-01-nightly".into()),
-                (ItemAction::Skip, "demo_master-customer-2026-12-01-nightly".into()),
-                (ItemAction::Start, "demo_master-missing-2026-12-01-nightly-a2".into()),
+                (
+                    ItemAction::Skip,
+                    "demo_master-orders-2026-12-01-nightly".into()
+                ),
+                (
+                    ItemAction::Skip,
+                    "demo_master-customer-2026-12-01-nightly".into()
+                ),
+                (
+                    ItemAction::Start,
+                    "demo_master-missing-2026-12-01-nightly-a2".into()
+                ),
             ]
         );
         assert_eq!((plan.counts.start, plan.counts.skip), (1, 2));
@@ -209,11 +240,19 @@ mod tests {
     async fn a_first_run_starts_everything_and_a_running_child_is_followed() {
         let clients = Clients {
             s3: no_s3(),
-            executions: executions(&[("demo_master-customer-2026-12-01-nightly", ExecutionStatus::Running)]),
+            executions: executions(&[(
+                "demo_master-customer-2026-12-01-nightly",
+                ExecutionStatus::Running,
+            )]),
         };
-        let plan = handle(&three_tables(), &settings(), &clients, now()).await.unwrap();
+        let plan = handle(&three_tables(), &settings(), &clients, now())
+            .await
+            .unwrap();
         let actions: Vec<_> = plan.items.iter().map(|i| i.action).collect();
-        assert_eq!(actions, [ItemAction::Start, ItemAction::Follow, ItemAction::Start]);
+        assert_eq!(
+            actions,
+            [ItemAction::Start, ItemAction::Follow, ItemAction::Start]
+        );
         assert_eq!(plan.day.to_string(), "2026-12-01");
     }
 
@@ -230,9 +269,14 @@ mod tests {
             s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&list]),
             executions: executions(&[]),
         };
-        let plan = handle(&json!({"TablesUri": "s3://config/batch/nightly.json"}), &settings(), &clients, now())
-            .await
-            .unwrap();
+        let plan = handle(
+            &json!({"TablesUri": "s3://config/batch/nightly.json"}),
+            &settings(),
+            &clients,
+            now(),
+        )
+        .await
+        .unwrap();
         assert_eq!(plan.items[0].input.as_ref().unwrap()["FileFormat"], "csv");
 
         let missing = mock!(aws_sdk_s3::Client::get_object).then_error(|| {
@@ -244,11 +288,20 @@ mod tests {
             s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&missing]),
             executions: executions(&[]),
         };
-        let err = handle(&json!({"TablesUri": "s3://config/batch/gone.json"}), &settings(), &clients, now())
-            .await
-            .unwrap_err();
+        let err = handle(
+            &json!({"TablesUri": "s3://config/batch/gone.json"}),
+            &settings(),
+            &clients,
+            now(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.kind(), "InvalidRequest");
-        assert!(err.to_string().contains("s3://config/batch/gone.json does not exist"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("s3://config/batch/gone.json does not exist"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -66,17 +66,20 @@ pub async fn handle(
     clients: &Clients,
     timestamp_secs: i64,
 ) -> Result<Value> {
-    let event: Event = serde_json::from_value(event)
-        .map_err(|e| UnloadError::InvalidState(format!("summarize needs input, plan and results: {e}")))?;
+    let event: Event = serde_json::from_value(event).map_err(|e| {
+        UnloadError::InvalidState(format!("summarize needs input, plan and results: {e}"))
+    })?;
     let tolerance = BatchInput::parse(&event.input)?.tolerance;
     let mut outcomes = Vec::with_capacity(event.plan.items.len());
     for item in &event.plan.items {
         let result = event.results.iter().find(|r| r.index == item.index);
         let outcome = match (item.action, result) {
-            (ItemAction::Invalid, _) => ChildOutcome::Invalid(item.error.clone().unwrap_or(ItemError {
-                error: "InvalidRequest".into(),
-                cause: "the entry was refused".into(),
-            })),
+            (ItemAction::Invalid, _) => {
+                ChildOutcome::Invalid(item.error.clone().unwrap_or(ItemError {
+                    error: "InvalidRequest".into(),
+                    cause: "the entry was refused".into(),
+                }))
+            }
             (ItemAction::Skip, _) => ChildOutcome::Skipped,
             (_, Some(r)) if r.status == "NOT_STARTED" => ChildOutcome::NotStarted(ItemError {
                 error: r.error.clone().unwrap_or_default(),
@@ -127,9 +130,9 @@ fn child_outcome(name: &str, execution: Option<Execution>) -> ChildOutcome {
         },
         status => ChildOutcome::Failed {
             error: execution.error.unwrap_or_else(|| status.name().to_string()),
-            cause: execution
-                .cause
-                .unwrap_or_else(|| format!("the execution ended {} without a cause", status.name())),
+            cause: execution.cause.unwrap_or_else(|| {
+                format!("the execution ended {} without a cause", status.name())
+            }),
             execution_arn: execution.arn,
         },
     }
@@ -153,7 +156,10 @@ mod tests {
 
     fn event(tolerance: Value) -> Value {
         let mut input = json!({"Name": "b", "Tables": [{}, {}, {}]});
-        input.as_object_mut().unwrap().extend(tolerance.as_object().unwrap().clone());
+        input
+            .as_object_mut()
+            .unwrap()
+            .extend(tolerance.as_object().unwrap().clone());
         json!({
             "input": input,
             "plan": {"name": "b", "day": "2026-12-01", "counts": {"items": 3, "start": 3, "follow": 0, "skip": 0, "invalid": 0},
@@ -177,14 +183,24 @@ mod tests {
         };
         let ok = mock!(aws_sdk_sfn::Client::describe_execution)
             .match_requests(|r| !r.execution_arn().unwrap().contains("missing"))
-            .then_output(move || child(ExecutionStatus::Succeeded, Some(r#"{"report": {"rows": 100}}"#), None));
-        let failed = mock!(aws_sdk_sfn::Client::describe_execution)
-            .then_output(move || child(ExecutionStatus::Failed, None, Some("UnloadStatementFailed")));
+            .then_output(move || {
+                child(
+                    ExecutionStatus::Succeeded,
+                    Some(r#"{"report": {"rows": 100}}"#),
+                    None,
+                )
+            });
+        let failed = mock!(aws_sdk_sfn::Client::describe_execution).then_output(move || {
+            child(ExecutionStatus::Failed, None, Some("UnloadStatementFailed"))
+        });
         let put = mock!(aws_sdk_cloudwatch::Client::put_metric_data)
             .match_requests(|r| r.namespace() == Some("RedshiftUnload"))
             .then_output(|| PutMetricDataOutput::builder().build());
         let clients = Clients {
-            executions: Executions::new(mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&ok, &failed]), MACHINE.into()),
+            executions: Executions::new(
+                mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&ok, &failed]),
+                MACHINE.into(),
+            ),
             cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&put]),
         };
         (clients, put)
@@ -197,11 +213,23 @@ mod tests {
     #[tokio::test]
     async fn two_of_three_succeeded_is_one_failure_with_the_childs_own_error() {
         let (clients, put) = clients();
-        let out = handle(event(json!({})), &settings(), &clients, 0).await.unwrap();
+        let out = handle(event(json!({})), &settings(), &clients, 0)
+            .await
+            .unwrap();
         let summary = &out["summary"];
-        assert_eq!((summary["succeeded"].as_u64(), summary["failed"].as_u64(), summary["rows"].as_u64()), (Some(2), Some(1), Some(200)));
+        assert_eq!(
+            (
+                summary["succeeded"].as_u64(),
+                summary["failed"].as_u64(),
+                summary["rows"].as_u64()
+            ),
+            (Some(2), Some(1), Some(200))
+        );
         assert_eq!(summary["failures"][0]["error"], "UnloadStatementFailed");
-        assert!(summary["failures"][0]["cause"].as_str().unwrap().contains("does not exist"));
+        assert!(summary["failures"][0]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist"));
         assert_eq!(summary["tolerated"], false);
         let cause: Value = serde_json::from_str(out["cause"].as_str().unwrap()).unwrap();
         assert_eq!(&cause, summary);
@@ -211,7 +239,14 @@ mod tests {
     #[tokio::test]
     async fn a_tolerated_failure_lets_the_batch_succeed() {
         let (clients, _) = clients();
-        let out = handle(event(json!({"ToleratedFailureCount": 1})), &settings(), &clients, 0).await.unwrap();
+        let out = handle(
+            event(json!({"ToleratedFailureCount": 1})),
+            &settings(),
+            &clients,
+            0,
+        )
+        .await
+        .unwrap();
         assert_eq!(out["summary"]["tolerated"], true);
     }
 
@@ -221,7 +256,10 @@ mod tests {
         let mut event = event(json!({}));
         event["results"][2] = json!({"index": 2, "status": "NOT_STARTED", "error": "StepFunctions.ExecutionLimitExceededException", "cause": "limit"});
         let out = handle(event, &settings(), &clients, 0).await.unwrap();
-        assert_eq!(out["summary"]["failures"][0]["error"], "StepFunctions.ExecutionLimitExceededException");
+        assert_eq!(
+            out["summary"]["failures"][0]["error"],
+            "StepFunctions.ExecutionLimitExceededException"
+        );
         assert_eq!(out["summary"]["failures"][0]["execution_arn"], Value::Null);
     }
 }

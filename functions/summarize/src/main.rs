@@ -22,7 +22,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 executions: settings.executions(sfn.clone()),
                 cloudwatch: cloudwatch.clone(),
             };
-            handler::handle(event.payload, settings, &clients, chrono::Utc::now().timestamp()).await
+            handler::handle(
+                event.payload,
+                settings,
+                &clients,
+                chrono::Utc::now().timestamp(),
+            )
+            .await
         }
     }))
     .await

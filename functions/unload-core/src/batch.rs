@@ -99,9 +99,9 @@ impl Tolerance {
 
 impl BatchInput {
     pub fn parse(event: &Value) -> Result<Self> {
-        let map = event
-            .as_object()
-            .ok_or_else(|| UnloadError::InvalidRequest("the batch input must be a JSON object".into()))?;
+        let map = event.as_object().ok_or_else(|| {
+            UnloadError::InvalidRequest("the batch input must be a JSON object".into())
+        })?;
         if let Some(key) = map.keys().find(|k| !BATCH_KEYS.contains(&k.as_str())) {
             return Err(invalid(
                 key,
@@ -121,7 +121,9 @@ impl BatchInput {
             (Some(Value::Array(entries)), None) => TableSource::Inline(entries.clone()),
             (Some(_), None) => return Err(invalid("Tables", "must be a list of request objects")),
             (None, Some(Value::String(uri))) => TableSource::Object(check_object_uri(uri)?),
-            (None, Some(_)) => return Err(invalid("TablesUri", "must be an s3://bucket/key string")),
+            (None, Some(_)) => {
+                return Err(invalid("TablesUri", "must be an s3://bucket/key string"))
+            }
             (Some(_), Some(_)) => {
                 return Err(UnloadError::InvalidRequest(
                     "give either Tables or TablesUri, not both".into(),
@@ -129,7 +131,8 @@ impl BatchInput {
             }
             (None, None) => {
                 return Err(UnloadError::InvalidRequest(
-                    "the batch needs its tables: Tables (a list) or TablesUri (an S3 object)".into(),
+                    "the batch needs its tables: Tables (a list) or TablesUri (an S3 object)"
+                        .into(),
                 ))
             }
         };
@@ -137,11 +140,16 @@ impl BatchInput {
             None | Some(Value::Null) => None,
             Some(Value::Object(days)) => {
                 let day = |key: &str| match days.get(key) {
-                    Some(Value::String(text)) => checks::calendar_date(&format!("Days.{key}"), text),
+                    Some(Value::String(text)) => {
+                        checks::calendar_date(&format!("Days.{key}"), text)
+                    }
                     _ => Err(invalid(&format!("Days.{key}"), "is required (YYYY-MM-DD)")),
                 };
                 if let Some(key) = days.keys().find(|k| *k != "From" && *k != "To") {
-                    return Err(invalid(&format!("Days.{key}"), "is not a key of Days (From, To)"));
+                    return Err(invalid(
+                        &format!("Days.{key}"),
+                        "is not a key of Days (From, To)",
+                    ));
                 }
                 Some((day("From")?, day("To")?))
             }
@@ -150,17 +158,21 @@ impl BatchInput {
         let tolerance = Tolerance {
             count: match map.get("ToleratedFailureCount") {
                 None | Some(Value::Null) => None,
-                Some(v) => Some(
-                    v.as_u64()
-                        .ok_or_else(|| invalid("ToleratedFailureCount", "must be a whole number ≥ 0"))?,
-                ),
+                Some(v) => Some(v.as_u64().ok_or_else(|| {
+                    invalid("ToleratedFailureCount", "must be a whole number ≥ 0")
+                })?),
             },
             percentage: match map.get("ToleratedFailurePercentage") {
                 None | Some(Value::Null) => None,
                 Some(v) => Some(
                     v.as_f64()
                         .filter(|p| (0.0..=100.0).contains(p))
-                        .ok_or_else(|| invalid("ToleratedFailurePercentage", "must be a number from 0 to 100"))?,
+                        .ok_or_else(|| {
+                            invalid(
+                                "ToleratedFailurePercentage",
+                                "must be a number from 0 to 100",
+                            )
+                        })?,
                 ),
             },
         };
@@ -177,19 +189,24 @@ impl BatchInput {
 impl TableList {
     /// The S3 object's content: `{"Defaults": {...}, "Tables": [...]}`.
     pub fn parse(bytes: &[u8], uri: &str) -> Result<Self> {
-        let refuse = |why: String| UnloadError::InvalidRequest(format!("the table list {uri} {why}"));
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| refuse(format!("is not JSON: {e}")))?;
-        let map = value
-            .as_object()
-            .ok_or_else(|| refuse("must be a JSON object {\"Defaults\": {...}, \"Tables\": [...]}".into()))?;
+        let refuse =
+            |why: String| UnloadError::InvalidRequest(format!("the table list {uri} {why}"));
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| refuse(format!("is not JSON: {e}")))?;
+        let map = value.as_object().ok_or_else(|| {
+            refuse("must be a JSON object {\"Defaults\": {...}, \"Tables\": [...]}".into())
+        })?;
         if let Some(key) = map.keys().find(|k| *k != "Defaults" && *k != "Tables") {
-            return Err(refuse(format!("has the key {key:?}; it takes Defaults and Tables")));
+            return Err(refuse(format!(
+                "has the key {key:?}; it takes Defaults and Tables"
+            )));
         }
         let tables = match map.get("Tables") {
             Some(Value::Array(entries)) => entries.clone(),
             _ => return Err(refuse("needs Tables, a list of request objects".into())),
         };
-        let defaults = object("Defaults", map.get("Defaults")).map_err(|e| refuse(e.to_string()))?;
+        let defaults =
+            object("Defaults", map.get("Defaults")).map_err(|e| refuse(e.to_string()))?;
         Ok(Self { defaults, tables })
     }
 }
@@ -306,7 +323,9 @@ impl Plan {
 
     /// Refuses a plan the execution's state could not hold.
     pub fn check_size(&self) -> Result<()> {
-        let bytes = serde_json::to_vec(self).map(|v| v.len()).unwrap_or(usize::MAX);
+        let bytes = serde_json::to_vec(self)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
         if bytes > MAX_PLAN_BYTES {
             return Err(UnloadError::InvalidRequest(format!(
                 "the batch's plan is {} KiB, more than the {} KiB a Step Functions execution's state can carry beside the results: split the batch",
@@ -327,16 +346,17 @@ pub fn candidates(
     default_day: NaiveDate,
 ) -> Result<Vec<Candidate>> {
     let days = match input.days {
-        Some((from, to)) => Some(
-            day_range(from, to)
-                .map_err(|e| UnloadError::InvalidRequest(e.replace("--to", "Days.To").replace("--from", "Days.From")))?,
-        ),
+        Some((from, to)) => Some(day_range(from, to).map_err(|e| {
+            UnloadError::InvalidRequest(e.replace("--to", "Days.To").replace("--from", "Days.From"))
+        })?),
         None => None,
     };
     let per_entry = days.as_ref().map_or(1, Vec::len);
     let total = list.tables.len().saturating_mul(per_entry);
     if list.tables.is_empty() {
-        return Err(UnloadError::InvalidRequest("the batch has no tables (Tables is empty)".into()));
+        return Err(UnloadError::InvalidRequest(
+            "the batch has no tables (Tables is empty)".into(),
+        ));
     }
     if total > MAX_ITEMS {
         return Err(UnloadError::InvalidRequest(format!(
@@ -446,9 +466,9 @@ fn merge(
     list_defaults: &Map<String, Value>,
     entry: &Value,
 ) -> Result<Map<String, Value>> {
-    let entry = entry
-        .as_object()
-        .ok_or_else(|| UnloadError::InvalidRequest("an entry must be a JSON object of request keys".into()))?;
+    let entry = entry.as_object().ok_or_else(|| {
+        UnloadError::InvalidRequest("an entry must be a JSON object of request keys".into())
+    })?;
     let mut merged = input_defaults.clone();
     merged.extend(list_defaults.iter().map(|(k, v)| (k.clone(), v.clone())));
     merged.extend(entry.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -473,7 +493,9 @@ fn object(field: &str, value: Option<&Value>) -> Result<Map<String, Value>> {
 fn check_name(name: &str) -> Result<String> {
     let ok = !name.is_empty()
         && name.len() <= MAX_NAME_CHARS
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok {
         Ok(name.to_string())
     } else {
@@ -568,14 +590,16 @@ pub fn summarize(plan: &Plan, outcomes: &[ChildOutcome], tolerance: Tolerance) -
                 error,
                 cause,
             } => fail(Some(execution_arn), error, cause),
-            ChildOutcome::Invalid(e) | ChildOutcome::NotStarted(e) => fail(None, &e.error, &e.cause),
+            ChildOutcome::Invalid(e) | ChildOutcome::NotStarted(e) => {
+                fail(None, &e.error, &e.cause)
+            }
         }
     }
     let items = plan.items.len();
     let failed = failures.len();
     let tolerated = tolerance.tolerates(failed as u64, items as u64);
     let mut message = format!(
-        "{succeeded} of {items} succeeded, {failed} failed, {skipped} skipped (an earlier attempt succeeded); failures tolerated: {}",
+        "{succeeded} of {items} succeeded, {failed} failed, {skipped} skipped (succeeded before); failures tolerated: {}",
         tolerance.label()
     );
     for f in failures.iter().take(5) {

@@ -371,5 +371,4 @@ mod tests {
             Action::Start { attempt: 4 }
         );
     }
-
 }

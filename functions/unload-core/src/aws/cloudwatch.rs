@@ -46,9 +46,12 @@ fn metric_datum(datum: &Datum, timestamp_secs: i64) -> MetricDatum {
         .value(datum.value)
         .unit(unit)
         .timestamp(DateTime::from_secs(timestamp_secs))
-        .set_dimensions(datum.dimension.as_ref().map(|(name, value)| {
-            vec![Dimension::builder().name(*name).value(value).build()]
-        }))
+        .set_dimensions(
+            datum
+                .dimension
+                .as_ref()
+                .map(|(name, value)| vec![Dimension::builder().name(*name).value(value).build()]),
+        )
         .build()
 }
 

@@ -39,7 +39,13 @@ impl Executions {
                 self.state_machine_arn
             ))
         })?;
-        match self.client.describe_execution().execution_arn(&arn).send().await {
+        match self
+            .client
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(Execution {
                 arn,
                 status: Status::from_name(out.status().as_str()),
@@ -79,7 +85,9 @@ impl Executions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_sfn::operation::describe_execution::{DescribeExecutionError, DescribeExecutionOutput};
+    use aws_sdk_sfn::operation::describe_execution::{
+        DescribeExecutionError, DescribeExecutionOutput,
+    };
     use aws_sdk_sfn::primitives::DateTime;
     use aws_sdk_sfn::types::error::ExecutionDoesNotExist;
     use aws_sdk_sfn::types::ExecutionStatus;
@@ -100,13 +108,23 @@ mod tests {
     #[tokio::test]
     async fn attempts_are_looked_up_until_the_first_missing_name() {
         let first = mock!(Client::describe_execution)
-            .match_requests(|r| r.execution_arn() == Some("arn:aws:states:us-east-1:123456789012:execution:s-unload:t-2026-12-01-b"))
+            .match_requests(|r| {
+                r.execution_arn()
+                    == Some(
+                        "arn:aws:states:us-east-1:123456789012:execution:s-unload:t-2026-12-01-b",
+                    )
+            })
             .then_output(|| described(ExecutionStatus::Failed));
         let second = mock!(Client::describe_execution)
-            .match_requests(|r| r.execution_arn().is_some_and(|a| a.ends_with(":t-2026-12-01-b-a2")))
+            .match_requests(|r| {
+                r.execution_arn()
+                    .is_some_and(|a| a.ends_with(":t-2026-12-01-b-a2"))
+            })
             .then_output(|| described(ExecutionStatus::Succeeded));
         let missing = mock!(Client::describe_execution).then_error(|| {
-            DescribeExecutionError::ExecutionDoesNotExist(ExecutionDoesNotExist::builder().message("no").build())
+            DescribeExecutionError::ExecutionDoesNotExist(
+                ExecutionDoesNotExist::builder().message("no").build(),
+            )
         });
         let client = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&first, &second, &missing]);
         let executions = Executions::new(client, MACHINE.into());
