@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Static checks of the deployable parts: template.yaml and statemachine/unload.asl.json.
+# Static checks of the deployable parts: template.yaml and the state machines (statemachine/*.asl.json).
 # Run by `make check-static` (part of `make test`) after tools/install-deps.sh. Offline: AWS
 # credentials are dummies and nothing is deployed.
 #
@@ -21,7 +21,7 @@ SAM=.venv/bin/sam
 CHECKOV=.venv/bin/checkov
 ASLV=tools/node_modules/.bin/asl-validator
 TEMPLATE=template.yaml
-ASL=statemachine/unload.asl.json
+ASLS=(statemachine/unload.asl.json statemachine/batch.asl.json)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -51,18 +51,18 @@ for tool in "$PY" "$SAM" "$CHECKOV"; do
 done
 [ -x "$ASLV" ] || { echo "check-static: $ASLV missing; run tools/install-deps.sh (npm ci --prefix tools)" >&2; exit 2; }
 
-echo "check-static: $TEMPLATE and $ASL"
+echo "check-static: $TEMPLATE and ${ASLS[*]}"
 
 step "sam validate" "$SAM" validate --template-file "$TEMPLATE" --region us-east-1
 step "sam validate --lint (cfn-lint)" "$SAM" validate --lint --template-file "$TEMPLATE" --region us-east-1
 
 # -- 3 and the inputs of 4 and 5: one Python pass over the template and the ASL -------------------
 substitutions() {
-  "$PY" - "$TEMPLATE" "$ASL" "$work" <<'PYEOF'
+  "$PY" - "$TEMPLATE" "$1" "$2" <<'PYEOF'
 import json, re, sys
 from samcli.yamlhelper import yaml_parse
 
-template_path, asl_path, work = sys.argv[1:]
+template_path, asl_path, out_path = sys.argv[1:]
 template = yaml_parse(open(template_path).read())
 text = open(asl_path).read()
 machines = {k: r for k, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::StateMachine"}
@@ -98,7 +98,7 @@ try:
     json.loads(dummy)
 except ValueError as e:
     errors.append(f"{asl_path} is not JSON once substituted: {e}")
-open(f"{work}/asl.json", "w").write(dummy)
+open(out_path, "w").write(dummy)
 
 # Every checkov suppression needs a reason a reviewer can read (checked here, enforced by 5).
 def skips(node, path):
@@ -120,12 +120,15 @@ for e in errors:
 sys.exit(1 if errors else 0)
 PYEOF
 }
-step "substitutions, checkov skip reasons" substitutions
-if [ -s "$work/asl.json" ]; then
-  step "asl-validator" "$ASLV" --json-path "$work/asl.json"
-else
-  printf '  FAIL  %-44s\n' "asl-validator (no substituted ASL)"; failed+=("asl-validator")
-fi
+for asl in "${ASLS[@]}"; do
+  name=$(basename "$asl" .asl.json)
+  step "substitutions ($name), checkov skip reasons" substitutions "$asl" "$work/$name.json"
+  if [ -s "$work/$name.json" ]; then
+    step "asl-validator ($name)" "$ASLV" --json-path "$work/$name.json"
+  else
+    printf '  FAIL  %-44s\n' "asl-validator ($name: no substituted ASL)"; failed+=("asl-validator $name")
+  fi
+done
 
 # -- 5: checkov on the template as written, and on the CloudFormation SAM makes of it --------------
 translate() {

@@ -207,7 +207,7 @@ def function_of(task_name: str) -> str:
 
 def test_error_kinds_table_is_read():
     policy = retry_policy()
-    assert len(policy) == 20 and policy["InvalidRequest"] == "never"
+    assert len(policy) == 21 and policy["InvalidRequest"] == "never"
     assert raisers()["ConcurrentRunsExceeded"] == {"start-run"}
     assert raisers()["StorageError"] == {"ensure-job", "report", "register", "check-status"}
 

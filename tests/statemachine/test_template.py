@@ -247,11 +247,50 @@ def test_the_schedule_is_disabled_without_an_expression():
     event = RESOURCES["UnloadStateMachine"]["Properties"]["Events"]["Schedule"]
     assert event["Type"] == "ScheduleV2"
     props = event["Properties"]
-    assert props["State"] == {"Fn::If": ["HasScheduleExpression", {"Ref": "ScheduleState"}, "DISABLED"]}
+    assert props["State"] == {"Fn::If": ["SchedulesOneTable", {"Ref": "ScheduleState"}, "DISABLED"]}
     assert props["ScheduleExpressionTimezone"] == {"Ref": "ScheduleTimeZone"}
     assert props["Input"] == {"Ref": "ScheduleInput"}
     assert PARAMETERS["ScheduleExpression"]["Default"] == ""
     json.loads(PARAMETERS["ScheduleInput"]["Default"])
+
+
+def test_one_schedule_runs_the_batch_when_it_has_a_table_list_and_the_single_table_otherwise():
+    conditions = TEMPLATE["Conditions"]
+    assert conditions["SchedulesTheBatch"] == {"Fn::And": [{"Condition": "HasScheduleExpression"},
+                                                            {"Condition": "HasBatchTablesUri"}]}
+    assert conditions["SchedulesOneTable"] == {"Fn::And": [{"Condition": "HasScheduleExpression"},
+                                                            {"Fn::Not": [{"Condition": "HasBatchTablesUri"}]}]}
+    props = RESOURCES["BatchStateMachine"]["Properties"]["Events"]["Schedule"]["Properties"]
+    assert props["State"] == {"Fn::If": ["SchedulesTheBatch", {"Ref": "ScheduleState"}, "DISABLED"]}
+    uri = "s3://config-bucket/batch/tables.json"
+    assert json.loads(props["Input"]["Fn::Sub"].replace("${BatchTablesUri}", uri)) == {"Name": "scheduled", "TablesUri": uri}
+
+
+def test_plan_checks_entries_with_validates_own_variables():
+    plan = RESOURCES["PlanFunction"]["Properties"]["Environment"]["Variables"]
+    validate = variables("validate")
+    assert {k: v for k, v in plan.items() if k != "UNLOAD_STATE_MACHINE_ARN"} == validate
+    assert plan["UNLOAD_STATE_MACHINE_ARN"] == {"Ref": "UnloadStateMachine"}
+    summarize = RESOURCES["SummarizeFunction"]["Properties"]["Environment"]["Variables"]
+    assert summarize == {"UNLOAD_STATE_MACHINE_ARN": {"Ref": "UnloadStateMachine"},
+                         "METRICS_NAMESPACE": {"Ref": "MetricsNamespace"}}
+
+
+def test_the_batch_may_start_and_read_only_this_stacks_unload_workflow():
+    children = {"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-unload:*"}
+    sm = RESOURCES["BatchStateMachine"]["Properties"]
+    statements = [s for p in sm["Policies"] if isinstance(p, dict) and "Statement" in p for s in p["Statement"]]
+    by_sid = {s["Sid"]: s for s in statements}
+    assert by_sid["StartTheUnloadWorkflow"]["Resource"] == {"Ref": "UnloadStateMachine"}
+    assert by_sid["FollowTheChildren"]["Resource"] == children
+    for function in ("PlanFunction", "SummarizeFunction"):
+        policy = RESOURCES[function]["Properties"]["Policies"][0]["Statement"]
+        describe = [s for s in policy if isinstance(s, dict) and s.get("Action") == "states:DescribeExecution"]
+        assert describe and describe[0]["Resource"] == children
+    subs = sm["DefinitionSubstitutions"]
+    assert set(subs) == placeholders((ROOT / "statemachine" / "batch.asl.json").read_text(encoding="utf-8"))
+    assert subs["BatchMaxConcurrency"] == {"Ref": "BatchMaxConcurrency"}
+    assert PARAMETERS["BatchMaxConcurrency"]["MaxValue"] == 40  # an inline Map's concurrency limit
 
 
 def test_state_machine_logs_without_execution_data_and_traces():

@@ -72,8 +72,8 @@ async fn plan(
     let input = BatchInput::parse(event)?;
     let list = match &input.tables {
         TableSource::Inline(tables) => TableList {
-            defaults: Default::default(),
             tables: tables.clone(),
+            ..TableList::default()
         },
         TableSource::Object(uri) => {
             let bytes = unload_core::aws::s3::read_object(&clients.s3, uri)
@@ -99,7 +99,7 @@ async fn plan(
         };
         items.push(candidate.into_item(action));
     }
-    let plan = Plan::new(input.name, day, items);
+    let plan = Plan::new(input.name, day, items, input.tolerance.or(list.tolerance));
     plan.check_size()?;
     Ok(plan)
 }

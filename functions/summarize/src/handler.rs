@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 use unload_core::aws::sfn::{Execution, Executions};
-use unload_core::batch::{summarize, BatchInput, ChildOutcome, ItemAction, ItemError, Plan};
+use unload_core::batch::{summarize, ChildOutcome, ItemAction, ItemError, Plan};
 use unload_core::execution_names::Status;
 use unload_core::metrics::{DEFAULT_NAMESPACE, NAMESPACE_ENV};
 use unload_core::{Result, UnloadError};
@@ -46,7 +46,6 @@ pub struct Clients {
 /// The batch state summarize is given: `{"input": ..., "plan": ..., "results": [...]}`.
 #[derive(Deserialize)]
 struct Event {
-    input: Value,
     plan: Plan,
     results: Vec<IterationResult>,
 }
@@ -67,9 +66,8 @@ pub async fn handle(
     timestamp_secs: i64,
 ) -> Result<Value> {
     let event: Event = serde_json::from_value(event).map_err(|e| {
-        UnloadError::InvalidState(format!("summarize needs input, plan and results: {e}"))
+        UnloadError::InvalidState(format!("summarize needs the plan and the results: {e}"))
     })?;
-    let tolerance = BatchInput::parse(&event.input)?.tolerance;
     let mut outcomes = Vec::with_capacity(event.plan.items.len());
     for item in &event.plan.items {
         let result = event.results.iter().find(|r| r.index == item.index);
@@ -98,7 +96,7 @@ pub async fn handle(
         };
         outcomes.push(outcome);
     }
-    let summary = summarize(&event.plan, &outcomes, tolerance);
+    let summary = summarize(&event.plan, &outcomes);
     unload_core::aws::cloudwatch::put_metrics(
         &clients.cloudwatch,
         &settings.namespace,
@@ -155,14 +153,9 @@ mod tests {
     }
 
     fn event(tolerance: Value) -> Value {
-        let mut input = json!({"Name": "b", "Tables": [{}, {}, {}]});
-        input
-            .as_object_mut()
-            .unwrap()
-            .extend(tolerance.as_object().unwrap().clone());
         json!({
-            "input": input,
-            "plan": {"name": "b", "day": "2026-12-01", "counts": {"items": 3, "start": 3, "follow": 0, "skip": 0, "invalid": 0},
+            "input": {"Name": "b", "Tables": [{}, {}, {}]},
+            "plan": {"name": "b", "day": "2026-12-01", "tolerance": tolerance, "counts": {"items": 3, "start": 3, "follow": 0, "skip": 0, "invalid": 0},
                      "items": [item(0, "demo.orders", "start"), item(1, "demo.customer", "start"), item(2, "demo.missing", "start")]},
             "results": [{"index": 0, "status": "RAN"}, {"index": 1, "status": "RAN"}, {"index": 2, "status": "RAN"}]
         })
@@ -213,9 +206,14 @@ mod tests {
     #[tokio::test]
     async fn two_of_three_succeeded_is_one_failure_with_the_childs_own_error() {
         let (clients, put) = clients();
-        let out = handle(event(json!({})), &settings(), &clients, 0)
-            .await
-            .unwrap();
+        let out = handle(
+            event(json!({"count": null, "percentage": null})),
+            &settings(),
+            &clients,
+            0,
+        )
+        .await
+        .unwrap();
         let summary = &out["summary"];
         assert_eq!(
             (
@@ -240,7 +238,7 @@ mod tests {
     async fn a_tolerated_failure_lets_the_batch_succeed() {
         let (clients, _) = clients();
         let out = handle(
-            event(json!({"ToleratedFailureCount": 1})),
+            event(json!({"count": 1, "percentage": null})),
             &settings(),
             &clients,
             0,
@@ -253,7 +251,7 @@ mod tests {
     #[tokio::test]
     async fn a_start_that_failed_is_reported_with_the_start_error() {
         let (clients, _) = clients();
-        let mut event = event(json!({}));
+        let mut event = event(json!({"count": null, "percentage": null}));
         event["results"][2] = json!({"index": 2, "status": "NOT_STARTED", "error": "StepFunctions.ExecutionLimitExceededException", "cause": "limit"});
         let out = handle(event, &settings(), &clients, 0).await.unwrap();
         assert_eq!(

@@ -59,11 +59,12 @@ pub enum TableSource {
     Object(String),
 }
 
-/// The table list: inline, or the S3 object's content.
+/// The table list: inline, or the S3 object's content (which may carry the tolerance too).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TableList {
     pub defaults: Map<String, Value>,
     pub tables: Vec<Value>,
+    pub tolerance: Tolerance,
 }
 
 /// How many failed items the batch tolerates, as a Distributed Map's ToleratedFailureCount and
@@ -75,6 +76,40 @@ pub struct Tolerance {
 }
 
 impl Tolerance {
+    /// ToleratedFailureCount and ToleratedFailurePercentage of a batch input or table list.
+    fn parse(map: &Map<String, Value>) -> Result<Self> {
+        Ok(Self {
+            count: match map.get("ToleratedFailureCount") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(v.as_u64().ok_or_else(|| {
+                    invalid("ToleratedFailureCount", "must be a whole number ≥ 0")
+                })?),
+            },
+            percentage: match map.get("ToleratedFailurePercentage") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(
+                    v.as_f64()
+                        .filter(|p| (0.0..=100.0).contains(p))
+                        .ok_or_else(|| {
+                            invalid(
+                                "ToleratedFailurePercentage",
+                                "must be a number from 0 to 100",
+                            )
+                        })?,
+                ),
+            },
+        })
+    }
+
+    /// This tolerance where it says something, `fallback`'s elsewhere (the input's over the list's).
+    pub fn or(self, fallback: Tolerance) -> Tolerance {
+        if self.count.is_some() || self.percentage.is_some() {
+            self
+        } else {
+            fallback
+        }
+    }
+
     /// Whether `failed` of `items` is within the tolerance.
     pub fn tolerates(&self, failed: u64, items: u64) -> bool {
         if failed == 0 {
@@ -155,27 +190,7 @@ impl BatchInput {
             }
             Some(_) => return Err(invalid("Days", "must be {\"From\": day, \"To\": day}")),
         };
-        let tolerance = Tolerance {
-            count: match map.get("ToleratedFailureCount") {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_u64().ok_or_else(|| {
-                    invalid("ToleratedFailureCount", "must be a whole number ≥ 0")
-                })?),
-            },
-            percentage: match map.get("ToleratedFailurePercentage") {
-                None | Some(Value::Null) => None,
-                Some(v) => Some(
-                    v.as_f64()
-                        .filter(|p| (0.0..=100.0).contains(p))
-                        .ok_or_else(|| {
-                            invalid(
-                                "ToleratedFailurePercentage",
-                                "must be a number from 0 to 100",
-                            )
-                        })?,
-                ),
-            },
-        };
+        let tolerance = Tolerance::parse(map)?;
         Ok(Self {
             name,
             defaults,
@@ -196,9 +211,16 @@ impl TableList {
         let map = value.as_object().ok_or_else(|| {
             refuse("must be a JSON object {\"Defaults\": {...}, \"Tables\": [...]}".into())
         })?;
-        if let Some(key) = map.keys().find(|k| *k != "Defaults" && *k != "Tables") {
+        const LIST_KEYS: [&str; 4] = [
+            "Defaults",
+            "Tables",
+            "ToleratedFailureCount",
+            "ToleratedFailurePercentage",
+        ];
+        if let Some(key) = map.keys().find(|k| !LIST_KEYS.contains(&k.as_str())) {
             return Err(refuse(format!(
-                "has the key {key:?}; it takes Defaults and Tables"
+                "has the key {key:?}; it takes {}",
+                LIST_KEYS.join(", ")
             )));
         }
         let tables = match map.get("Tables") {
@@ -207,7 +229,12 @@ impl TableList {
         };
         let defaults =
             object("Defaults", map.get("Defaults")).map_err(|e| refuse(e.to_string()))?;
-        Ok(Self { defaults, tables })
+        let tolerance = Tolerance::parse(map).map_err(|e| refuse(e.to_string()))?;
+        Ok(Self {
+            defaults,
+            tables,
+            tolerance,
+        })
     }
 }
 
@@ -287,6 +314,8 @@ pub struct Plan {
     pub day: Day,
     pub items: Vec<Item>,
     pub counts: Counts,
+    /// The input's tolerance, else the table list's.
+    pub tolerance: Tolerance,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -299,7 +328,7 @@ pub struct Counts {
 }
 
 impl Plan {
-    pub fn new(name: String, day: NaiveDate, items: Vec<Item>) -> Self {
+    pub fn new(name: String, day: NaiveDate, items: Vec<Item>, tolerance: Tolerance) -> Self {
         let day = Day::from(day);
         let mut counts = Counts {
             items: items.len(),
@@ -318,6 +347,7 @@ impl Plan {
             day,
             items,
             counts,
+            tolerance,
         }
     }
 
@@ -565,7 +595,8 @@ pub struct FailedItem {
     pub cause: String,
 }
 
-pub fn summarize(plan: &Plan, outcomes: &[ChildOutcome], tolerance: Tolerance) -> Summary {
+pub fn summarize(plan: &Plan, outcomes: &[ChildOutcome]) -> Summary {
+    let tolerance = plan.tolerance;
     let (mut succeeded, mut skipped, mut rows) = (0, 0, 0u64);
     let mut failures = Vec::new();
     for (item, outcome) in plan.items.iter().zip(outcomes) {

@@ -20,8 +20,8 @@ fn plan_of(input: Value) -> Result<Vec<Candidate>> {
     let input = BatchInput::parse(&input)?;
     let list = match &input.tables {
         TableSource::Inline(tables) => TableList {
-            defaults: Map::new(),
             tables: tables.clone(),
+            ..TableList::default()
         },
         TableSource::Object(_) => unreachable!(),
     };
@@ -82,7 +82,7 @@ fn the_batch_keys_are_checked_and_request_keys_are_sent_where_they_belong() {
 }
 
 #[test]
-fn the_table_list_object_takes_defaults_and_tables_only() {
+fn the_table_list_object_takes_defaults_tables_and_the_tolerance_only() {
     let list = TableList::parse(
         br#"{"Defaults": {"FileFormat": "csv"}, "Tables": [{"PrefixedTablename": "a.b"}]}"#,
         "s3://b/k",
@@ -90,6 +90,25 @@ fn the_table_list_object_takes_defaults_and_tables_only() {
     .unwrap();
     assert_eq!(list.defaults["FileFormat"], "csv");
     assert_eq!(list.tables.len(), 1);
+    let tolerant = TableList::parse(
+        br#"{"Tables": [], "ToleratedFailurePercentage": 10}"#,
+        "s3://b/k",
+    )
+    .unwrap();
+    assert_eq!(tolerant.tolerance.percentage, Some(10.0));
+    let input = Tolerance {
+        count: Some(1),
+        percentage: None,
+    };
+    assert_eq!(
+        input.or(tolerant.tolerance),
+        input,
+        "the input's tolerance wins"
+    );
+    assert_eq!(
+        Tolerance::default().or(tolerant.tolerance),
+        tolerant.tolerance
+    );
     for bad in [
         &b"[1]"[..],
         b"{\"Tables\": 1}",
@@ -263,7 +282,12 @@ fn attempts_decide_the_action_and_the_name() {
             Some("demo_master-orders-2026-12-01-batch")
         )
     );
-    let plan = Plan::new("batch".into(), day("2026-12-01"), vec![item]);
+    let plan = Plan::new(
+        "batch".into(),
+        day("2026-12-01"),
+        vec![item],
+        Tolerance::default(),
+    );
     assert_eq!(
         plan.counts,
         Counts {
@@ -308,9 +332,8 @@ fn summarized(outcomes: Vec<ChildOutcome>, tolerance: Tolerance) -> Summary {
     .map(|c| c.into_item(None))
     .collect();
     summarize(
-        &Plan::new("batch".into(), day("2026-12-01"), items),
+        &Plan::new("batch".into(), day("2026-12-01"), items, tolerance),
         &outcomes,
-        tolerance,
     )
 }
 
