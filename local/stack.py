@@ -23,6 +23,7 @@ stack (executions, the lake, the warehouse, metrics) is local/stack_queries.py: 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import signal
@@ -32,6 +33,7 @@ import sys
 import textwrap
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -408,6 +410,8 @@ def describe_event(event: dict) -> str | None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    if args.batch:
+        return run_batch_demo(args)
     request = {"PrefixedTablename": args.table, "SnapshotYN": "n" if args.full else "y",
                "FileFormat": args.format, "WriteMode": "overwrite",
                "s3FilePath": f"s3://{LAKE_BUCKET}/lake", "GlueRSConnection": CONNECTION,
@@ -441,6 +445,78 @@ def run_demo(args: argparse.Namespace) -> int:
             keep_running(stack)
     print(f"\n== Stack stopped. Wall time {time.monotonic() - wall:.1f} s.")
     return 0
+
+
+def run_batch_demo(args: argparse.Namespace) -> int:
+    """The batch workflow over the schedule's table list (three tables), one day each."""
+    batch = {"Name": "demo", "TablesUri": f"s3://{ARTIFACTS_BUCKET}/{BATCH_LIST_KEY}",
+             "Defaults": {"SnapshotYN": "y", "DayPartitionValue": args.day, "Engine": args.engine,
+                          "FileFormat": args.format}}
+    wall = time.monotonic()
+    print(f"== Starting the local stack in {args.state_dir}")
+    with Stack(Path(args.state_dir), rows=args.rows) as stack:
+        print(f"   ready in {time.monotonic() - wall:.1f} s\n")
+        print(f"== Table list s3://{ARTIFACTS_BUCKET}/{BATCH_LIST_KEY} (the stack's BatchTablesUri):")
+        for entry in BATCH_TABLES:
+            print("   " + json.dumps(entry))
+        print("== Batch input:\n   " + json.dumps(batch))
+        arn = stack.queries.start_batch(batch, name=f"demo-{uuid.uuid4().hex[:8]}")
+        print(f"\n== Batch execution {arn.rsplit(':', 1)[-1]} (children run at most {BATCH_MAX_CONCURRENCY} at once)")
+        began = time.monotonic()
+
+        def show(event: dict) -> None:
+            line = describe_batch_event(event)
+            if line:
+                print(f"   {time.monotonic() - began:6.1f} s  {line}", flush=True)
+
+        result = stack.queries.wait(arn, on_event=show)
+        summary = json.loads(result.get("output") or result.get("cause") or "{}")
+        print(f"\n== Status: {result['status']}  ({time.monotonic() - began:.1f} s)")
+        print(f"   {summary.get('message')}")
+        sfn = stack.queries.client("stepfunctions")
+        print("\n== Children (each its own execution of the unload workflow):")
+        for entry in BATCH_TABLES:
+            table, key = entry["PrefixedTablename"], entry["DayPartitionKey"]
+            name = "-".join([table.replace(".", "-"), args.day, "demo"])
+            child = sfn.describe_execution(executionArn=f"{stack.queries.state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}")
+            report = (json.loads(child.get("output") or "{}").get("report") or {})
+            warehouse = stack.queries.warehouse_rows(table, key, args.day)
+            print(f"   {table:<22} {child['status']:<10} {report.get('rows', 0):>7,} rows landed, "
+                  f"{warehouse:>7,} in the warehouse, {report.get('files', 0)} files   {name}")
+        print(f"\n== CloudWatch metrics ({NAMESPACE}), Batch=demo:")
+        cloudwatch = stack.queries.client("cloudwatch")
+        for metric in ("BatchTablesSucceeded", "BatchTablesFailed", "BatchTablesSkipped", "BatchRowsUnloaded"):
+            stats = cloudwatch.get_metric_statistics(
+                Namespace=NAMESPACE, MetricName=metric, Dimensions=[{"Name": "Batch", "Value": "demo"}],
+                StartTime=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1),
+                EndTime=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=5),
+                Period=3600, Statistics=["Sum"])["Datapoints"]
+            print(f"   {metric:<22} {sum(d['Sum'] for d in stats):g}")
+        if args.keep:
+            keep_running(stack)
+        if result["status"] != "SUCCEEDED":
+            print(f"   logs:  {stack.state_dir / 'logs'}")
+            return 1
+    print(f"\n== Stack stopped. Wall time {time.monotonic() - wall:.1f} s.")
+    return 0
+
+
+def describe_batch_event(event: dict) -> str | None:
+    """A progress line per child started and ended."""
+    kind = event["type"]
+    if kind == "TaskStateEntered" and event["stateEnteredEventDetails"]["name"] in ("Plan", "Summarize"):
+        return event["stateEnteredEventDetails"]["name"]
+    if kind == "TaskSubmitted" and event["taskSubmittedEventDetails"].get("resourceType") == "states":
+        child = json.loads(event["taskSubmittedEventDetails"].get("output") or "{}").get("ExecutionArn", "?")
+        return f"  child started   {child.rsplit(':', 1)[-1]}"
+    if kind in ("TaskSucceeded", "TaskFailed"):
+        details = event.get("taskSucceededEventDetails") or event.get("taskFailedEventDetails") or {}
+        if details.get("resourceType") == "states":
+            if kind == "TaskSucceeded":
+                child = json.loads(details.get("output") or "{}")
+                return f"  child SUCCEEDED {child.get('Name')}"
+            return f"  child ended     {details.get('error')}"
+    return None
 
 
 def catalog_summary(report: dict) -> str:
@@ -550,6 +626,8 @@ def main(argv: list[str]) -> int:
                       help="glue: a Glue job run on local PySpark; unload: Redshift UNLOAD through the Data API "
                            "(redshift-data-local)")
     demo.add_argument("--rows", type=int, default=1_000_000, help="rows in the demo warehouse table")
+    demo.add_argument("--batch", action="store_true",
+                      help="run the batch workflow over the stack's table list (three tables, the --day of each)")
     demo.add_argument("--keep", action="store_true", help="keep the stack up after the run, until Ctrl-C")
     demo.add_argument("--state-dir", default=str(ROOT / ".state" / "demo"))
     args = parser.parse_args(argv)
