@@ -8,7 +8,6 @@
 
 use crate::args::{parse_day, poll_seconds};
 use crate::failure::Failure;
-use unload_core::execution_names::{self as naming, decide, Action, Scope, MAX_ATTEMPTS};
 use crate::output::{self, Format};
 use crate::request::{self, Checked, Unload};
 use crate::sfn::{self, Aws, Status};
@@ -20,6 +19,7 @@ use std::collections::VecDeque;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
+use unload_core::execution_names::{self as naming, decide, Action, Scope, MAX_ATTEMPTS};
 use unload_core::request::RequestDefaults;
 
 /// Where a day ended up.
@@ -139,7 +139,7 @@ impl Args {
                 "backfill builds each day's request from --table and --key; --input is for start",
             ));
         }
-        let state_machine = aws.state_machine()?;
+        let state_machine = &aws.state_machine().await?;
         let mut days = plan_requests(self, &RequestDefaults::from_env())?;
         if let Some(first) = days.first() {
             first.checked.note_deferred(aws.format);
@@ -548,11 +548,7 @@ mod tests {
                     .unwrap()
             });
             let client = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&describe, &start]);
-            let aws = Aws {
-                client,
-                state_machine_arn: Some(MACHINE.into()),
-                format: Format::Json,
-            };
+            let aws = Aws::with_machine(client, Some(MACHINE), Format::Json);
 
             let mut a = args("1992-02-01", "1992-02-03");
             a.unload.run_tag = "t".into();

@@ -9,6 +9,7 @@ mod output;
 mod poll_schedule;
 mod request;
 mod sfn;
+mod stack;
 mod start;
 mod status;
 mod validate;

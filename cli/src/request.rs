@@ -14,10 +14,10 @@
 //! (DayPartitionValue), so the execution name — derived from them — names what actually runs.
 
 use crate::failure::Failure;
-use unload_core::execution_names::Scope;
 use crate::output::Format;
 use chrono::NaiveDate;
 use serde_json::{Map, Value};
+use unload_core::execution_names::Scope;
 use unload_core::request::{env, normalize, RequestDefaults};
 
 /// The unload flags `start` and `backfill` share.

@@ -3,6 +3,7 @@
 
 use crate::failure::Failure;
 use crate::output::Format;
+use crate::stack::{Machine, Machines};
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
 use aws_sdk_sfn::operation::start_execution::StartExecutionError;
@@ -11,8 +12,9 @@ use aws_sdk_sfn::Client;
 use chrono::{DateTime, Utc};
 
 /// Where the AWS calls go: the default chain, with --region and --profile when given.
-/// The standard AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_SFN variables point it at a local stack.
-pub async fn client(region: Option<String>, profile: Option<String>) -> Client {
+/// The standard AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_SFN, AWS_ENDPOINT_URL_CLOUDFORMATION)
+/// variables point it at a local stack.
+pub async fn sdk_config(region: Option<String>, profile: Option<String>) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region));
@@ -20,26 +22,36 @@ pub async fn client(region: Option<String>, profile: Option<String>) -> Client {
     if let Some(profile) = profile {
         loader = loader.profile_name(profile);
     }
-    Client::new(&loader.load().await)
+    loader.load().await
 }
 
-/// What the Step Functions commands run against: the client, and the global options they read.
+/// What the Step Functions commands run against: the client, the state machines (given, or
+/// from the stack's outputs when first needed), and the output format.
 pub struct Aws {
     pub client: Client,
-    /// --state-machine (or UNLOADCTL_STATE_MACHINE_ARN), when given.
-    pub state_machine_arn: Option<String>,
+    pub machines: Machines,
     pub format: Format,
 }
 
 impl Aws {
-    /// The state machine, which start, backfill and status cannot do without.
-    pub fn state_machine(&self) -> Result<&str, Failure> {
-        self.state_machine_arn.as_deref().ok_or_else(|| {
-            Failure::refused(
-                "no state machine: pass --state-machine ARN or set UNLOADCTL_STATE_MACHINE_ARN \
-                 (the SAM stack's StateMachineArn output)",
-            )
-        })
+    /// A given unload state machine and no stack (tests).
+    #[cfg(test)]
+    pub fn with_machine(client: Client, state_machine: Option<&str>, format: Format) -> Self {
+        Self {
+            client,
+            machines: Machines::fixed(state_machine, None),
+            format,
+        }
+    }
+
+    /// The unload workflow, which start, backfill and status cannot do without.
+    pub async fn state_machine(&self) -> Result<String, Failure> {
+        self.machines.arn(Machine::Unload).await
+    }
+
+    /// The batch workflow (backfill --server).
+    pub async fn batch_state_machine(&self) -> Result<String, Failure> {
+        self.machines.arn(Machine::Batch).await
     }
 }
 
@@ -55,6 +67,7 @@ fn status_from_sdk(status: &ExecutionStatus) -> Status {
 pub struct Execution {
     pub arn: String,
     pub name: String,
+    pub state_machine_arn: String,
     pub status: Status,
     pub started: DateTime<Utc>,
     pub stopped: Option<DateTime<Utc>>,
@@ -68,12 +81,19 @@ pub struct Execution {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Event {
     pub id: i64,
+    /// The event before it in the same thread (a Map iteration's events chain to their
+    /// MapIterationStarted); 0 for none.
+    pub previous: i64,
     pub at: Option<DateTime<Utc>>,
     pub kind: String,
     pub state: Option<String>,
     pub output: Option<String>,
     pub error: Option<String>,
     pub cause: Option<String>,
+    /// A task event's service (`states` for a child execution, `lambda`, ...).
+    pub resource_type: Option<String>,
+    /// A task event's action (`startExecution.sync:2`, `invoke`, ...).
+    pub resource: Option<String>,
 }
 
 /// StartExecution's outcomes.
@@ -89,7 +109,7 @@ fn time(t: &aws_sdk_sfn::primitives::DateTime) -> DateTime<Utc> {
 }
 
 /// One line for an SDK error: the service's code and message, else the transport's story.
-fn one_line<E, R>(what: &str, err: SdkError<E, R>) -> Failure
+pub(crate) fn one_line<E, R>(what: &str, err: SdkError<E, R>) -> Failure
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -144,6 +164,7 @@ pub async fn describe(client: &Client, arn: &str) -> Result<Option<Execution>, F
                 .clone()
                 .unwrap_or_else(|| arn.rsplit(':').next().unwrap_or(arn).to_string()),
             arn: out.execution_arn,
+            state_machine_arn: out.state_machine_arn,
             status: status_from_sdk(&out.status),
             started: time(&out.start_date),
             stopped: out.stop_date.as_ref().map(time),
@@ -226,6 +247,7 @@ pub async fn history(client: &Client, arn: &str, after: i64) -> Result<Vec<Event
 fn event_from_sdk(e: &HistoryEvent) -> Event {
     let mut event = Event {
         id: e.id,
+        previous: e.previous_event_id,
         at: Some(time(&e.timestamp)),
         kind: e.r#type.as_str().to_string(),
         ..Event::default()
@@ -247,6 +269,12 @@ fn event_from_sdk(e: &HistoryEvent) -> Event {
         (d.error.clone(), d.cause.clone())
     } else if let Some(d) = &e.execution_aborted_event_details {
         (d.error.clone(), d.cause.clone())
+    } else if let Some(d) = &e.task_timed_out_event_details {
+        (d.error.clone(), d.cause.clone())
+    } else if let Some(d) = &e.task_start_failed_event_details {
+        (d.error.clone(), d.cause.clone())
+    } else if let Some(d) = &e.task_submit_failed_event_details {
+        (d.error.clone(), d.cause.clone())
     } else {
         (None, None)
     };
@@ -254,6 +282,35 @@ fn event_from_sdk(e: &HistoryEvent) -> Event {
     event.cause = cause;
     if let Some(d) = &e.execution_succeeded_event_details {
         event.output = d.output.clone();
+    }
+    if let Some(d) = &e.lambda_function_succeeded_event_details {
+        event.output = d.output.clone();
+    }
+    // The task events' service and action.
+    let task = if let Some(d) = &e.task_scheduled_event_details {
+        Some((d.resource_type.clone(), d.resource.clone()))
+    } else if let Some(d) = &e.task_started_event_details {
+        Some((d.resource_type.clone(), d.resource.clone()))
+    } else if let Some(d) = &e.task_submitted_event_details {
+        event.output = d.output.clone();
+        Some((d.resource_type.clone(), d.resource.clone()))
+    } else if let Some(d) = &e.task_succeeded_event_details {
+        event.output = d.output.clone();
+        Some((d.resource_type.clone(), d.resource.clone()))
+    } else if let Some(d) = &e.task_failed_event_details {
+        Some((d.resource_type.clone(), d.resource.clone()))
+    } else if let Some(d) = &e.task_timed_out_event_details {
+        Some((d.resource_type.clone(), d.resource.clone()))
+    } else if let Some(d) = &e.task_start_failed_event_details {
+        Some((d.resource_type.clone(), d.resource.clone()))
+    } else {
+        e.task_submit_failed_event_details
+            .as_ref()
+            .map(|d| (d.resource_type.clone(), d.resource.clone()))
+    };
+    if let Some((resource_type, resource)) = task {
+        event.resource_type = Some(resource_type);
+        event.resource = Some(resource);
     }
     event
 }

@@ -2,7 +2,6 @@
 
 use crate::args::parse_day;
 use crate::failure::Failure;
-use unload_core::execution_names as naming;
 use crate::output::Format;
 use crate::request::{self, Unload};
 use crate::sfn::{self, Aws, Started};
@@ -10,6 +9,7 @@ use crate::validate::read_input;
 use chrono::{NaiveDate, Utc};
 use serde_json::{json, Value};
 use std::path::PathBuf;
+use unload_core::execution_names as naming;
 use unload_core::request::RequestDefaults;
 
 /// Start one unload (a day or the whole table); print the execution ARN.
@@ -75,7 +75,7 @@ pub fn prepare(
 impl Args {
     pub async fn run(&self, aws: &Aws) -> Result<String, Failure> {
         let (client, format) = (&aws.client, aws.format);
-        let state_machine = aws.state_machine()?;
+        let state_machine = &aws.state_machine().await?;
         let defaults = RequestDefaults::from_env();
         let default_day = defaults.default_day(Utc::now())?;
         let (checked, name) = prepare(self, &defaults, default_day)?;

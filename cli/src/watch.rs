@@ -2,13 +2,13 @@
 
 use crate::args::poll_seconds;
 use crate::failure::Failure;
-use unload_core::execution_names as naming;
 use crate::output::{self, Format};
 use crate::sfn::{self, Aws, Event, Status};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::time::Duration;
+use unload_core::execution_names as naming;
 
 /// Follow an execution live; exit 0 when it succeeds, 1 when it fails.
 ///
@@ -187,7 +187,18 @@ pub fn resolve(execution: &str, state_machine: Option<&str>) -> Result<String, F
 impl Args {
     pub async fn run(&self, aws: &Aws) -> Result<String, Failure> {
         let (client, format) = (&aws.client, aws.format);
-        let arn = &resolve(&self.execution, aws.state_machine_arn.as_deref())?;
+        let machine = if self.execution.starts_with("arn:") {
+            None
+        } else {
+            Some(aws.state_machine().await.map_err(|e| Failure {
+                message: format!(
+                    "{} is a name: give the execution ARN, or {}",
+                    self.execution, e.message
+                ),
+                exit_code: e.exit_code,
+            })?)
+        };
+        let arn = &resolve(&self.execution, machine.as_deref())?;
         let first = sfn::describe(client, arn)
             .await?
             .ok_or_else(|| Failure::failed(format!("no execution {arn}")))?;
