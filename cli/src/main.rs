@@ -4,6 +4,7 @@
 
 mod args;
 mod backfill;
+mod batch_watch;
 mod failure;
 mod output;
 mod poll_schedule;

@@ -218,7 +218,10 @@ pub async fn list(
     }
 }
 
-/// Every history event after `after` (an event id), oldest first.
+/// Every history event after `after` (an event id), oldest first. Read newest first
+/// (reverseOrder), stopping at the first page that reaches `after`: a batch's history runs to
+/// thousands of events, and a poll needs only the new ones. A server that ignores reverseOrder
+/// (moto answers oldest first, in one page) is read to its end.
 pub async fn history(client: &Client, arn: &str, after: i64) -> Result<Vec<Event>, Failure> {
     let mut events = Vec::new();
     let mut token: Option<String> = None;
@@ -227,10 +230,16 @@ pub async fn history(client: &Client, arn: &str, after: i64) -> Result<Vec<Event
             .get_execution_history()
             .execution_arn(arn)
             .max_results(1000)
+            .reverse_order(true)
             .set_next_token(token.take())
             .send()
             .await
             .map_err(|e| one_line("GetExecutionHistory", e))?;
+        let newest_first = match (page.events.first(), page.events.last()) {
+            (Some(first), Some(last)) => first.id >= last.id,
+            _ => false,
+        };
+        let reached = page.events.iter().any(|e| e.id <= after);
         events.extend(
             page.events
                 .iter()
@@ -238,10 +247,13 @@ pub async fn history(client: &Client, arn: &str, after: i64) -> Result<Vec<Event
                 .map(event_from_sdk),
         );
         match page.next_token {
-            Some(next) => token = Some(next),
-            None => return Ok(events),
+            Some(next) if !(reached && newest_first) => token = Some(next),
+            _ => break,
         }
     }
+    events.sort_by_key(|e| e.id);
+    events.dedup_by_key(|e| e.id);
+    Ok(events)
 }
 
 fn event_from_sdk(e: &HistoryEvent) -> Event {
@@ -326,6 +338,7 @@ pub mod tests {
     use aws_sdk_sfn::types::error::{ExecutionAlreadyExists, ExecutionDoesNotExist};
     use aws_sdk_sfn::types::{
         ExecutionFailedEventDetails, HistoryEventType, StateExitedEventDetails,
+        TaskFailedEventDetails, TaskSubmittedEventDetails,
     };
     use aws_smithy_mocks::{mock, mock_client, RuleMode};
 
@@ -390,6 +403,95 @@ pub mod tests {
         assert_eq!(err.exit_code, crate::failure::FAILED);
     }
 
+    fn page(ids: &[i64], next: Option<&str>) -> GetExecutionHistoryOutput {
+        let mut out = GetExecutionHistoryOutput::builder().set_next_token(next.map(str::to_string));
+        for id in ids {
+            out = out.events(
+                HistoryEvent::builder()
+                    .id(*id)
+                    .previous_event_id(id - 1)
+                    .timestamp(SdkTime::from_secs(1_000 + id))
+                    .r#type(HistoryEventType::PassStateEntered)
+                    .build()
+                    .unwrap(),
+            );
+        }
+        out.build().unwrap()
+    }
+
+    #[tokio::test]
+    async fn history_is_read_newest_first_only_back_to_what_was_seen() {
+        let newest = mock!(Client::get_execution_history)
+            .match_requests(|r| r.reverse_order() == Some(true) && r.next_token().is_none())
+            .then_output(|| page(&[9, 8, 7], Some("t1")));
+        let older = mock!(Client::get_execution_history)
+            .match_requests(|r| r.next_token() == Some("t1"))
+            .then_output(|| page(&[6, 5, 4], Some("t2")));
+        let oldest = mock!(Client::get_execution_history)
+            .match_requests(|r| r.next_token() == Some("t2"))
+            .then_output(|| page(&[3, 2, 1], None));
+        let client = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&newest, &older, &oldest]);
+        let ids = |events: Vec<Event>| events.iter().map(|e| e.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(history(&client, "arn:e", 5).await.unwrap()),
+            [6, 7, 8, 9]
+        );
+        assert_eq!(
+            oldest.num_calls(),
+            0,
+            "the page holding 5 was the last read"
+        );
+        assert_eq!(
+            ids(history(&client, "arn:e", 0).await.unwrap()),
+            (1..=9).collect::<Vec<_>>()
+        );
+        assert_eq!(history(&client, "arn:e", 0).await.unwrap()[3].previous, 3);
+    }
+
+    #[test]
+    fn task_events_keep_their_service_action_and_thread() {
+        let submitted = HistoryEvent::builder()
+            .id(18)
+            .previous_event_id(12)
+            .timestamp(SdkTime::from_secs(1_000))
+            .r#type(HistoryEventType::TaskSubmitted)
+            .task_submitted_event_details(
+                TaskSubmittedEventDetails::builder()
+                    .resource_type("states")
+                    .resource("startExecution.sync:2")
+                    .output(r#"{"ExecutionArn":"arn:c"}"#)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let e = event_from_sdk(&submitted);
+        assert_eq!((e.id, e.previous), (18, 12));
+        assert_eq!(e.resource_type.as_deref(), Some("states"));
+        assert_eq!(e.resource.as_deref(), Some("startExecution.sync:2"));
+        let failed = HistoryEvent::builder()
+            .id(21)
+            .previous_event_id(18)
+            .timestamp(SdkTime::from_secs(1_000))
+            .r#type(HistoryEventType::TaskFailed)
+            .task_failed_event_details(
+                TaskFailedEventDetails::builder()
+                    .resource_type("states")
+                    .resource("startExecution.sync:2")
+                    .error("States.TaskFailed")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let e = event_from_sdk(&failed);
+        assert_eq!(
+            (e.kind.as_str(), e.error.as_deref()),
+            ("TaskFailed", Some("States.TaskFailed"))
+        );
+        assert_eq!(e.resource_type.as_deref(), Some("states"));
+    }
+
     #[tokio::test]
     async fn history_events_keep_state_output_error_and_cause_after_the_given_id() {
         let rule = mock!(Client::get_execution_history).then_output(|| {
@@ -436,6 +538,7 @@ pub mod tests {
         });
         let client = mock_client!(aws_sdk_sfn, RuleMode::Sequential, [&rule]);
         let events = history(&client, "arn:e", 1).await.unwrap();
+        assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), [2, 3]);
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].kind, "TaskStateExited");
         assert_eq!(events[0].state.as_deref(), Some("CheckStatus"));

@@ -148,7 +148,8 @@ impl Machines {
         }
     }
 
-    /// Given ARNs only; no stack (tests, and callers that know the ARN).
+    /// Given ARNs only; no stack (tests).
+    #[cfg(test)]
     pub fn fixed(unload: Option<&str>, batch: Option<&str>) -> Self {
         Self::new(
             unload.map(str::to_string),
