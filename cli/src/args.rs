@@ -171,6 +171,44 @@ mod tests {
     }
 
     #[test]
+    fn backfill_server_refuses_concurrency_and_no_wait_needs_server() {
+        let base = [
+            "unloadctl",
+            "backfill",
+            "--table",
+            "s.t",
+            "--from",
+            "2020-01-01",
+            "--to",
+            "2020-01-02",
+        ];
+        let parse = |extra: &[&str]| Cli::try_parse_from(base.iter().chain(extra));
+        assert!(
+            parse(&["--server"]).is_ok(),
+            "the default --concurrency is no conflict"
+        );
+        assert!(parse(&["--server", "--no-wait", "--dry-run"]).is_ok());
+        let err = parse(&["--server", "--concurrency", "4"]).err().unwrap();
+        assert!(err.to_string().contains("--concurrency"), "{err}");
+        assert!(parse(&["--no-wait"]).is_err());
+    }
+
+    #[test]
+    fn the_stack_and_both_state_machines_are_global_options() {
+        let cli = Cli::try_parse_from([
+            "unloadctl",
+            "status",
+            "--stack",
+            "s",
+            "--batch-state-machine",
+            "arn:b",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.stack.as_deref(), Some("s"));
+        assert_eq!(cli.global.batch_state_machine.as_deref(), Some("arn:b"));
+    }
+
+    #[test]
     fn poll_seconds_are_whole_and_at_least_one() {
         assert_eq!(poll_seconds("5"), Ok(Duration::from_secs(5)));
         assert_eq!(poll_seconds("0"), Ok(Duration::from_secs(1)));

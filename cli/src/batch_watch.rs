@@ -238,11 +238,13 @@ enum Display {
 }
 
 impl Display {
-    fn new(format: Format) -> Self {
+    /// `age`: how long the batch has run (the clock shown counts from its start).
+    fn new(format: Format, age: Duration) -> Self {
         match format {
             Format::Json => Display::Json,
             Format::Text if std::io::stdout().is_terminal() => {
-                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
+                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout())
+                    .with_elapsed(age);
                 if let Ok(style) =
                     ProgressStyle::with_template("{spinner} {elapsed_precise}  {msg}")
                 {
@@ -291,7 +293,8 @@ pub async fn follow(aws: &Aws, first: Execution, poll: Duration) -> Result<Strin
             first.started.format("%Y-%m-%d %H:%M:%S UTC")
         );
     }
-    let display = Display::new(format);
+    let age = (Utc::now() - first.started).to_std().unwrap_or_default();
+    let display = Display::new(format, age);
     let mut progress = Progress::default();
     let mut seen = 0;
     let mut shown: Option<Tally> = None;

@@ -4,6 +4,7 @@
 
 mod args;
 mod backfill;
+mod batch;
 mod batch_watch;
 mod failure;
 mod output;
