@@ -18,7 +18,8 @@ StateMachineArn and BatchStateMachineArn outputs are read when a command needs t
 --state-machine / --batch-state-machine (or their UNLOADCTL_* variables) override them.
 AWS access: the default credential chain, --region and --profile. Against the local stack \
 (local/stack.py), set AWS_ENDPOINT_URL to its moto URL, AWS_ACCESS_KEY_ID=test, \
-AWS_SECRET_ACCESS_KEY=test, AWS_REGION=us-east-1.
+AWS_SECRET_ACCESS_KEY=test, AWS_REGION=us-east-1, and the state machines' ARNs (it has no \
+CloudFormation stack).
 Exit codes: 0 success, 1 a failed execution or AWS call, 2 a refused input.";
 
 #[derive(Parser)]
@@ -73,7 +74,13 @@ struct Global {
     /// The CloudFormation stack whose outputs name the state machines (StateMachineArn,
     /// BatchStateMachineArn); read once, only when a command needs an ARN not given below.
     /// Default: stack_name under [default.global.parameters] in ./samconfig.toml.
-    #[arg(long, global = true, env = "UNLOADCTL_STACK", value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        env = "UNLOADCTL_STACK",
+        hide_env_values = true,
+        value_name = "NAME"
+    )]
     stack: Option<String>,
     /// The unload workflow's state machine ARN (start, backfill, status; watch given a name).
     /// Overrides the stack's StateMachineArn output.

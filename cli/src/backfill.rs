@@ -66,7 +66,7 @@ impl Day {
     }
 }
 
-/// Unload a range of days, one execution per day; resumable.
+/// Unload a range of days: one execution per day from here (resumable), or one batch (--server).
 ///
 /// Every day from --from to --to (inclusive), driven from this terminal: at most --concurrency
 /// executions at once. Resumable: a rerun skips days that already succeeded, follows days still
