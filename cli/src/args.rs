@@ -4,16 +4,22 @@
 use crate::failure::Failure;
 use crate::output::Format;
 use crate::sfn::{self, Aws};
+use crate::stack::{Machines, Stack};
 use crate::{backfill, poll_schedule, start, status, validate, watch};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 use std::num::ParseIntError;
+use std::path::Path;
 use std::time::Duration;
 
 const AFTER_HELP: &str = "\
+State machines: --stack (default: ./samconfig.toml's stack_name) names the deployed stack, whose \
+StateMachineArn and BatchStateMachineArn outputs are read when a command needs them; \
+--state-machine / --batch-state-machine (or their UNLOADCTL_* variables) override them.
 AWS access: the default credential chain, --region and --profile. Against the local stack \
 (local/stack.py), set AWS_ENDPOINT_URL to its moto URL, AWS_ACCESS_KEY_ID=test, \
-AWS_SECRET_ACCESS_KEY=test, AWS_REGION=us-east-1.
+AWS_SECRET_ACCESS_KEY=test, AWS_REGION=us-east-1, and the state machines' ARNs (it has no \
+CloudFormation stack).
 Exit codes: 0 success, 1 a failed execution or AWS call, 2 a refused input.";
 
 #[derive(Parser)]
@@ -65,9 +71,19 @@ impl Cli {
 #[derive(Args)]
 #[command(next_help_heading = "Global options")]
 struct Global {
-    /// The workflow's state machine ARN (start, backfill, status; watch given a name).
-    /// Reading it from the CloudFormation stack's outputs is not implemented: copy the
-    /// StateMachineArn output once, e.g. into UNLOADCTL_STATE_MACHINE_ARN.
+    /// The CloudFormation stack whose outputs name the state machines (StateMachineArn,
+    /// BatchStateMachineArn); read once, only when a command needs an ARN not given below.
+    /// Default: stack_name under [default.global.parameters] in ./samconfig.toml.
+    #[arg(
+        long,
+        global = true,
+        env = "UNLOADCTL_STACK",
+        hide_env_values = true,
+        value_name = "NAME"
+    )]
+    stack: Option<String>,
+    /// The unload workflow's state machine ARN (start, backfill, status; watch given a name).
+    /// Overrides the stack's StateMachineArn output.
     #[arg(
         long,
         global = true,
@@ -76,6 +92,16 @@ struct Global {
         value_name = "ARN"
     )]
     state_machine: Option<String>,
+    /// The batch workflow's state machine ARN (backfill --server; watch given a batch's name).
+    /// Overrides the stack's BatchStateMachineArn output.
+    #[arg(
+        long,
+        global = true,
+        env = "UNLOADCTL_BATCH_STATE_MACHINE_ARN",
+        hide_env_values = true,
+        value_name = "ARN"
+    )]
+    batch_state_machine: Option<String>,
     /// AWS region (default: the credential chain's, e.g. AWS_REGION or the profile's).
     #[arg(long, global = true)]
     region: Option<String>,
@@ -90,9 +116,19 @@ struct Global {
 impl Global {
     /// What the Step Functions commands run against (no call is made yet).
     async fn aws(&self) -> Aws {
+        let config = sfn::sdk_config(self.region.clone(), self.profile.clone()).await;
+        let stack = match self.stack.as_deref().map(str::trim) {
+            Some(name) if !name.is_empty() => Some(Stack::given(name)),
+            _ => Stack::from_samconfig(Path::new(".")),
+        };
         Aws {
-            client: sfn::client(self.region.clone(), self.profile.clone()).await,
-            state_machine_arn: self.state_machine.clone(),
+            client: aws_sdk_sfn::Client::new(&config),
+            machines: Machines::new(
+                self.state_machine.clone(),
+                self.batch_state_machine.clone(),
+                stack,
+                Some(aws_sdk_cloudformation::Client::new(&config)),
+            ),
             format: self.output,
         }
     }
@@ -139,6 +175,44 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn backfill_server_refuses_concurrency_and_no_wait_needs_server() {
+        let base = [
+            "unloadctl",
+            "backfill",
+            "--table",
+            "s.t",
+            "--from",
+            "2020-01-01",
+            "--to",
+            "2020-01-02",
+        ];
+        let parse = |extra: &[&str]| Cli::try_parse_from(base.iter().chain(extra));
+        assert!(
+            parse(&["--server"]).is_ok(),
+            "the default --concurrency is no conflict"
+        );
+        assert!(parse(&["--server", "--no-wait", "--dry-run"]).is_ok());
+        let err = parse(&["--server", "--concurrency", "4"]).err().unwrap();
+        assert!(err.to_string().contains("--concurrency"), "{err}");
+        assert!(parse(&["--no-wait"]).is_err());
+    }
+
+    #[test]
+    fn the_stack_and_both_state_machines_are_global_options() {
+        let cli = Cli::try_parse_from([
+            "unloadctl",
+            "status",
+            "--stack",
+            "s",
+            "--batch-state-machine",
+            "arn:b",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.stack.as_deref(), Some("s"));
+        assert_eq!(cli.global.batch_state_machine.as_deref(), Some("arn:b"));
     }
 
     #[test]

@@ -66,14 +66,21 @@ impl Day {
     }
 }
 
-/// Unload a range of days, one execution per day; resumable.
+/// Unload a range of days: one execution per day from here (resumable), or one batch (--server).
 ///
-/// Every day from --from to --to (inclusive), at most --concurrency executions at once. Resumable: a rerun skips days that already succeeded, follows days
-/// still running, and retries failed days under the next attempt name (<name>-a2, -a3, ...).
-/// Prints a day → status table; exits 1 when a day failed.
+/// Every day from --from to --to (inclusive), driven from this terminal: at most --concurrency
+/// executions at once. Resumable: a rerun skips days that already succeeded, follows days still
+/// running, and retries failed days under the next attempt name (<name>-a2, -a3, ...). Prints a
+/// day → status table; exits 1 when a day failed.
+///
+/// With --server, the range runs as ONE execution of the batch workflow instead (at most 100
+/// days; the stack's BatchMaxConcurrency at once), named backfill-<schema>-<table>-<from>_<to>-<run
+/// tag>: the terminal may close. Its children have the names this command gives the days, so
+/// either way skips what the other already unloaded. Starting it again while it runs follows the
+/// running batch; once it ended, it is reported, not run again.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Example:\n  unloadctl backfill --table demo_master.orders --key o_orderdate --from 1992-01-01 --to 1992-01-31 --concurrency 2"
+    after_help = "Examples:\n  unloadctl backfill --table demo_master.orders --key o_orderdate --from 1992-01-01 --to 1992-01-31 --concurrency 2\n  unloadctl backfill --table demo_master.orders --key o_orderdate --from 1992-01-01 --to 1992-03-31 --server\n  unloadctl backfill --table demo_master.orders --key o_orderdate --from 1992-01-01 --to 1992-03-31 --server --no-wait"
 )]
 pub struct Args {
     /// The table, schema.table.
@@ -87,14 +94,22 @@ pub struct Args {
     pub to: NaiveDate,
     /// Executions running at once. Glue runs one job run per table at a time
     /// (MaxConcurrentRuns 1): more queue through the workflow's ConcurrentRunsExceeded retry.
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    /// Not with --server: the batch runs the stack's BatchMaxConcurrency at once.
+    #[arg(long, default_value_t = 2, value_name = "N", conflicts_with = "server")]
     pub concurrency: usize,
     /// Seconds between status checks.
     #[arg(long = "poll-seconds", default_value = "5", value_name = "SECONDS", value_parser = poll_seconds)]
     pub poll: Duration,
-    /// Look the days up and print the plan (start / skip / follow); start nothing.
+    /// Look the days up and print the plan (start / skip / follow); start nothing. With
+    /// --server: print the batch's execution name and input, with no AWS call.
     #[arg(long)]
     pub dry_run: bool,
+    /// Run the range as one batch workflow execution (server side) instead of from here.
+    #[arg(long)]
+    pub server: bool,
+    /// With --server: print the batch's execution ARN once started; do not watch it.
+    #[arg(long, requires = "server")]
+    pub no_wait: bool,
     /// Unused (backfill builds each day's request); present so --input is refused clearly.
     #[arg(long, hide = true)]
     pub input: Option<PathBuf>,
@@ -139,7 +154,10 @@ impl Args {
                 "backfill builds each day's request from --table and --key; --input is for start",
             ));
         }
-        let state_machine = aws.state_machine()?;
+        if self.server {
+            return crate::batch::run(self, aws).await;
+        }
+        let state_machine = &aws.state_machine().await?;
         let mut days = plan_requests(self, &RequestDefaults::from_env())?;
         if let Some(first) = days.first() {
             first.checked.note_deferred(aws.format);
@@ -432,6 +450,8 @@ mod tests {
             concurrency: 2,
             poll: Duration::from_secs(1),
             dry_run: false,
+            server: false,
+            no_wait: false,
             input: None,
             unload: Unload {
                 key: Some("o_orderdate".into()),
@@ -548,11 +568,7 @@ mod tests {
                     .unwrap()
             });
             let client = mock_client!(aws_sdk_sfn, RuleMode::MatchAny, [&describe, &start]);
-            let aws = Aws {
-                client,
-                state_machine_arn: Some(MACHINE.into()),
-                format: Format::Json,
-            };
+            let aws = Aws::with_machine(client, Some(MACHINE), Format::Json);
 
             let mut a = args("1992-02-01", "1992-02-03");
             a.unload.run_tag = "t".into();

@@ -4,11 +4,14 @@
 
 mod args;
 mod backfill;
+mod batch;
+mod batch_watch;
 mod failure;
 mod output;
 mod poll_schedule;
 mod request;
 mod sfn;
+mod stack;
 mod start;
 mod status;
 mod validate;

@@ -75,7 +75,7 @@ pub fn prepare(
 impl Args {
     pub async fn run(&self, aws: &Aws) -> Result<String, Failure> {
         let (client, format) = (&aws.client, aws.format);
-        let state_machine = aws.state_machine()?;
+        let state_machine = &aws.state_machine().await?;
         let defaults = RequestDefaults::from_env();
         let default_day = defaults.default_day(Utc::now())?;
         let (checked, name) = prepare(self, &defaults, default_day)?;

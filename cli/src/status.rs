@@ -165,7 +165,7 @@ pub struct Args {
 impl Args {
     pub async fn run(&self, aws: &Aws) -> Result<String, Failure> {
         let (client, format) = (&aws.client, aws.format);
-        let state_machine = aws.state_machine()?;
+        let state_machine = &aws.state_machine().await?;
         let limit = self.limit.max(1);
         let now = Utc::now();
         let since = self
@@ -227,6 +227,7 @@ mod tests {
         Execution {
             arn: "arn:x:n".into(),
             name: "n".into(),
+            state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
             status,
             started,
             stopped: Some(started + Duration::seconds(75)),

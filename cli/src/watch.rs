@@ -1,9 +1,11 @@
 //! `unloadctl watch`: follows an execution's history, one line per state entered or exited.
 
 use crate::args::poll_seconds;
+use crate::batch_watch;
 use crate::failure::Failure;
 use crate::output::{self, Format};
 use crate::sfn::{self, Aws, Event, Status};
+use crate::stack::Machine;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use std::io::Write;
@@ -12,11 +14,15 @@ use unload_core::execution_names as naming;
 
 /// Follow an execution live; exit 0 when it succeeds, 1 when it fails.
 ///
-/// One line per state entered or exited with the time since the start, the Glue run state after each poll, and on failure the error and cause. Exits 0 when
-/// the execution succeeds, 1 when it fails, times out or is aborted.
+/// One line per state entered or exited with the time since the start, the Glue run state after
+/// each poll, and on failure the error and cause. A batch workflow execution (its state machine
+/// is the stack's BatchStateMachineArn, or is named ...-batch) shows instead a live count of its
+/// items (planned, done, failed, running), then its summary. Exits 0 when the execution
+/// succeeds, 1 when it fails, times out or is aborted.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The execution ARN, or its name (needs --state-machine).
+    /// The execution ARN, or its name (looked up under the unload workflow, then the batch
+    /// workflow: their ARNs given, or read from the stack).
     pub execution: String,
     /// Seconds between looks at the history.
     #[arg(long = "poll-seconds", default_value = "2", value_name = "SECONDS", value_parser = poll_seconds)]
@@ -185,12 +191,50 @@ pub fn resolve(execution: &str, state_machine: Option<&str>) -> Result<String, F
 }
 
 impl Args {
+    /// The execution: an ARN as given; a name under the unload workflow, else under the batch
+    /// workflow (either state machine given, or read from the stack).
+    async fn find(&self, aws: &Aws) -> Result<sfn::Execution, Failure> {
+        let client = &aws.client;
+        if self.execution.starts_with("arn:") {
+            let arn = &self.execution;
+            return sfn::describe(client, arn)
+                .await?
+                .ok_or_else(|| Failure::failed(format!("no execution {arn}")));
+        }
+        let unload = aws.state_machine().await.map_err(|e| Failure {
+            message: format!(
+                "{} is a name: give the execution ARN, or {}",
+                self.execution, e.message
+            ),
+            exit_code: e.exit_code,
+        })?;
+        let arn = resolve(&self.execution, Some(&unload))?;
+        if let Some(execution) = sfn::describe(client, &arn).await? {
+            return Ok(execution);
+        }
+        // Not an unload: a batch's name (backfill --server's backfill-...)?
+        let mut looked = vec![unload];
+        if let Ok(batch) = aws.batch_state_machine().await {
+            let batch_arn = resolve(&self.execution, Some(&batch))?;
+            if let Some(execution) = sfn::describe(client, &batch_arn).await? {
+                return Ok(execution);
+            }
+            looked.push(batch);
+        }
+        Err(Failure::failed(format!(
+            "no execution named {} under {}",
+            self.execution,
+            looked.join(" or ")
+        )))
+    }
+
     pub async fn run(&self, aws: &Aws) -> Result<String, Failure> {
         let (client, format) = (&aws.client, aws.format);
-        let arn = &resolve(&self.execution, aws.state_machine_arn.as_deref())?;
-        let first = sfn::describe(client, arn)
-            .await?
-            .ok_or_else(|| Failure::failed(format!("no execution {arn}")))?;
+        let first = self.find(aws).await?;
+        if batch_watch::is_batch(&first, aws.machines.known(Machine::Batch).as_deref()) {
+            return batch_watch::follow(aws, first, self.poll).await;
+        }
+        let arn = &first.arn;
         if format == Format::Text {
             println!(
                 "watching {} (started {})",
