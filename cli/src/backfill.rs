@@ -73,7 +73,7 @@ impl Day {
 /// running, and retries failed days under the next attempt name (<name>-a2, -a3, ...). Prints a
 /// day → status table; exits 1 when a day failed.
 ///
-/// With --server, the range runs as ONE execution of the batch workflow instead (at most 100
+/// With --server, the range runs as ONE execution of the batch workflow instead (at most 200
 /// days; the stack's BatchMaxConcurrency at once), named backfill-<schema>-<table>-<from>_<to>-<run
 /// tag>: the terminal may close. Its children have the names this command gives the days, so
 /// either way skips what the other already unloaded. Starting it again while it runs follows the

@@ -22,8 +22,8 @@ use serde_json::{json, Map, Value};
 use unload_core::execution_names::{self as naming, MAX_NAME_CHARS};
 use unload_core::request::RequestDefaults;
 
-/// Items (entries × days) one batch takes (docs/CONTRACT.md, "Batch input").
-pub const MAX_ITEMS: usize = 100;
+/// Items (entries × days) one batch takes: plan's own limit, refused here before any call.
+pub use unload_core::batch::MAX_ITEMS;
 /// The batch execution names' prefix.
 const PREFIX: &str = "backfill-";
 
@@ -380,18 +380,18 @@ mod tests {
     }
 
     #[test]
-    fn more_than_a_hundred_days_is_refused_saying_to_split_the_range() {
+    fn more_days_than_a_batch_takes_are_refused_saying_to_split_the_range() {
         let defaults = RequestDefaults::default();
-        assert!(backfill_batch(&args("1992-01-01", "1992-04-09"), &defaults).is_ok()); // 100 days
-        let err = backfill_batch(&args("1992-01-01", "1992-04-10"), &defaults).unwrap_err();
+        assert!(backfill_batch(&args("1992-01-01", "1992-07-18"), &defaults).is_ok()); // 200 days
+        let err = backfill_batch(&args("1992-01-01", "1992-07-19"), &defaults).unwrap_err();
         assert_eq!(err.exit_code, crate::failure::REFUSED);
         assert!(
             err.message
-                .contains("101 days; a batch runs at most 100: split the range"),
+                .contains("201 days; a batch runs at most 200: split the range"),
             "{}",
             err.message
         );
-        assert!(err.message.contains("--to 1992-04-09"), "{}", err.message);
+        assert!(err.message.contains("--to 1992-07-18"), "{}", err.message);
         let mut bad = args("1992-01-01", "1992-01-02");
         bad.unload.format = Some("xml".into());
         assert!(backfill_batch(&bad, &defaults).is_err());

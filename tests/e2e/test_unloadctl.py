@@ -36,8 +36,9 @@ def unloadctl(stack):
     for name in [n for n in env if n.startswith("UNLOAD_")]:
         env.pop(name)  # the local check must not need the Lambda-only defaults
 
-    def run(*args, timeout=600):
-        return subprocess.run([str(BINARY), *args], env=env, capture_output=True, text=True, timeout=timeout)
+    def run(*args, timeout=600, without=()):
+        call_env = {k: v for k, v in env.items() if k not in without}
+        return subprocess.run([str(BINARY), *args], env=call_env, capture_output=True, text=True, timeout=timeout)
     return run
 
 
@@ -164,3 +165,26 @@ def test_errors_are_one_line(unloadctl):
     assert len(refused.stderr.strip().splitlines()) == 1
     missing = unloadctl("watch", "no-such-execution")
     assert missing.returncode == 1 and "no execution" in missing.stderr
+
+
+SERVER_BACKFILL = [f"1992-01-{d}" for d in range(20, 25)]
+
+
+def test_a_server_side_backfill_lands_every_day_and_is_found_through_the_stacks_outputs(stack, unloadctl):
+    # No ARN given: unloadctl reads both state machines from the stack's outputs (DescribeStacks,
+    # which the local stack answers for its stack "local"). The unload engine keeps it quick.
+    args = ("--stack", "local", "backfill", "--server", "--table", TABLE, "--key", KEY, "--engine", "unload",
+            "--from", SERVER_BACKFILL[0], "--to", SERVER_BACKFILL[-1], "--run-tag", "srv", "--poll-seconds", "1")
+    result = unloadctl(*args, without=("UNLOADCTL_STATE_MACHINE_ARN",))
+
+    assert result.returncode == 0, result.stderr
+    assert "5 of 5 succeeded" in result.stdout, result.stdout
+    assert executions(stack, "demo_master-orders-1992-01-2") == [f"demo_master-orders-{d}-srv" for d in SERVER_BACKFILL]
+    for day in SERVER_BACKFILL:
+        manifest = json.loads((day_folder(stack, day) / "_manifest.json").read_text())
+        assert manifest["rows"] == stack.queries.warehouse_rows(TABLE, KEY, day) > 0, day
+
+    # Started again: the batch already ran, so it is reported, not run again.
+    again = unloadctl(*args, without=("UNLOADCTL_STATE_MACHINE_ARN",))
+    assert again.returncode == 0, again.stderr
+    assert executions(stack, "demo_master-orders-1992-01-2") == [f"demo_master-orders-{d}-srv" for d in SERVER_BACKFILL]
