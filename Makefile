@@ -4,7 +4,7 @@ PY    := .venv/bin/python
 CARGO ?= cargo
 export PATH := $(CURDIR)/.venv/bin:$(PATH)
 
-.PHONY: demo test deps test-rust test-glue test-statemachine test-e2e check-static build release bench bench-glue bench-engines bench-orchestration bench-lambda clean
+.PHONY: demo test deps test-rust test-glue test-statemachine test-e2e check-static build release bench bench-glue bench-engines bench-orchestration bench-batch bench-lambda clean
 
 deps:
 	@tools/install-deps.sh
@@ -46,6 +46,9 @@ bench: deps
 
 bench-orchestration: deps
 	$(PY) bench/orchestration_bench.py
+
+bench-batch: deps
+	$(PY) bench/batch_bench.py
 
 bench-glue: deps
 	$(PY) bench/glue_bench.py

@@ -2,6 +2,8 @@
 """`make bench`: every benchmark in one run, one summary table, docs/BENCHMARKS.md rewritten.
 
     1. orchestration   bench/orchestration_bench.py (writes "## Orchestration cost")
+    1b. batch          bench/batch_bench.py (writes "## Batch cost": a 50-table nightly batch against
+                       50 separate schedules)
     2. data path       bench/glue_bench.py --update-docs (writes "## Data path")
     2b. engines        bench/engine_bench.py --update-docs (writes "## Engines": glue against unload)
     3. Lambdas         bench/lambda_bench.py (writes "## Lambda start-up and footprint")
@@ -148,6 +150,18 @@ def summary_rows(lambda_figures, demo: dict | None, parts: list[str]) -> list[tu
             rows.append(("Orchestration", f"{cells[0]} run, {cells[1]}",
                          f"{cells[3]} invocations, {cells[4]} transitions, {cells[5]} history events, "
                          f"detection {cells[6]}, {cells[8]}"))
+    batch_cells = section_tables("## Batch cost")
+    sizes = [cells for cells in batch_cells if len(cells) == 7 and cells[0] != "batch items"]
+    if sizes:  # the largest batch measured: the item cap
+        cells = sizes[-1]
+        rows.append(("Batch", f"{cells[0]}-item batch, its own cost",
+                     f"{cells[1]} transitions, {cells[2]} history events ({cells[3]} of the 25,000 limit), "
+                     f"{cells[4]} Lambda invocations"))
+    for cells in batch_cells:
+        if len(cells) == 9 and not cells[0].endswith("tables a night"):
+            rows.append(("Batch", f"50 tables a night: {cells[0]}",
+                         f"{cells[3]} transitions in {cells[2]} executions, {cells[4]} Lambda invocations, "
+                         f"{cells[6]} a night ({cells[7]} a month)"))
     for cells in section_tables("## Data path")[1:]:
         if len(cells) >= 8:
             rows.append(("Data path", cells[0],
@@ -195,14 +209,15 @@ def render_summary(rows, parts: list[str], wall: float, failures: list[str], ski
               "The Lambdas run there in debug builds under `cargo lambda watch` and Glue on local Spark, so "
               "these are the local stack's times, not AWS's.",
               "", "Reproduce: `make bench` (4 to 5 minutes on these 2 cores when they are shared, most of it the Glue "
-              "bench); one part: `make bench-orchestration`, "
+              "bench); one part: `make bench-orchestration`, `make bench-batch`, "
               "`make bench-glue`, `make bench-lambda`."]
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--skip", nargs="*", default=[], choices=["orchestration", "glue", "engines", "lambda", "demo"])
+    parser.add_argument("--skip", nargs="*", default=[],
+                        choices=["orchestration", "batch", "glue", "engines", "lambda", "demo"])
     parser.add_argument("--starts", type=int, default=11, help="Lambda cold starts per function and runtime")
     parser.add_argument("--warm", type=int, default=20, help="warm Lambda invocations after each cold start")
     args = parser.parse_args()
@@ -215,6 +230,10 @@ def main() -> int:
         code, _ = run_script(["bench/orchestration_bench.py"], parts)
         if code:
             failures.append("orchestration")
+    if "batch" not in args.skip:
+        code, _ = run_script(["bench/batch_bench.py"], parts)
+        if code:
+            failures.append("batch")
     if "glue" not in args.skip:
         code, _ = run_script(["bench/glue_bench.py", "--update-docs"], parts)
         if code:

@@ -18,8 +18,8 @@ StateMachineArn and BatchStateMachineArn outputs are read when a command needs t
 --state-machine / --batch-state-machine (or their UNLOADCTL_* variables) override them.
 AWS access: the default credential chain, --region and --profile. Against the local stack \
 (local/stack.py), set AWS_ENDPOINT_URL to its moto URL, AWS_ACCESS_KEY_ID=test, \
-AWS_SECRET_ACCESS_KEY=test, AWS_REGION=us-east-1, and the state machines' ARNs (it has no \
-CloudFormation stack).
+AWS_SECRET_ACCESS_KEY=test, AWS_REGION=us-east-1, and pass --stack local (its moto holds the \
+stack's outputs).
 Exit codes: 0 success, 1 a failed execution or AWS call, 2 a refused input.";
 
 #[derive(Parser)]
