@@ -90,60 +90,13 @@ fn day(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
 
-/// `backfill-<schema>-<table>-<from>_<to>-<tag>`, at most 80 characters of `[A-Za-z0-9_-]`.
-/// As for the children's names (execution_names::base_name): when a character had to be
-/// replaced or the name is too long, the table part is shortened and a hash of the exact key is
-/// appended, so two batches never share a name.
+/// `backfill-<schema>-<table>-<from>_<to>-<tag>`, at most 80 characters of `[A-Za-z0-9_-]`,
+/// made as the children's names are (a shortened table part and a hash when needed), so two
+/// batches never share a name.
 pub fn batch_name(table: &str, from: NaiveDate, to: NaiveDate, run_tag: &str) -> String {
     let label = format!("{}_{}", day(from), day(to));
-    let (clean, lossy) = sanitize(&format!(
-        "{PREFIX}{}-{label}-{run_tag}",
-        table.replace('.', "-")
-    ));
-    if !lossy && clean.len() <= MAX_NAME_CHARS {
-        return clean;
-    }
-    let hash = format!(
-        "{:08x}",
-        fnv1a(format!("backfill|{table}|{label}|{run_tag}").as_bytes()) as u32
-    );
-    let tail = sanitize(&format!("-{label}-{run_tag}-{hash}")).0;
-    let room = MAX_NAME_CHARS.saturating_sub(PREFIX.len() + tail.len());
-    let head: String = sanitize(&table.replace('.', "-"))
-        .0
-        .chars()
-        .take(room)
-        .collect();
-    let name = format!("{PREFIX}{head}{tail}");
-    // Only a run tag longer than --run-tag allows could get here.
-    name.chars().take(MAX_NAME_CHARS).collect()
-}
-
-/// Characters outside `[A-Za-z0-9_-]` become `_`; the flag says whether any did.
-fn sanitize(text: &str) -> (String, bool) {
-    let mut lossy = false;
-    let clean = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                lossy = true;
-                '_'
-            }
-        })
-        .collect();
-    (clean, lossy)
-}
-
-/// 64-bit FNV-1a, as execution_names hashes the children's names: stable across builds.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
+    let limit = MAX_NAME_CHARS - PREFIX.len();
+    format!("{PREFIX}{}", naming::readable_name(table, &label, run_tag, limit))
 }
 
 /// What `--dry-run --server` prints: the batch that would start.

@@ -23,16 +23,22 @@ pub use crate::contract::Scope;
 
 /// The base name (attempt 1) for `table` (`schema.table`, already validated), scope and run tag.
 pub fn base_name(table: &str, scope: Scope, run_tag: &str) -> String {
-    let exact = format!("{table}|{}|{run_tag}", scope.label());
-    let readable = format!("{}-{}-{}", table.replace('.', "-"), scope.label(), run_tag);
+    readable_name(table, &scope.label(), run_tag, MAX_NAME_CHARS - ATTEMPT_ROOM)
+}
+
+/// `<schema>-<table>-<label>-<tag>` in at most `limit` characters of `[A-Za-z0-9_-]`. When
+/// sanitizing loses information or the name is too long, the table part is shortened and a hash
+/// of the exact key appended, so two keys never share a name.
+pub fn readable_name(table: &str, label: &str, run_tag: &str, limit: usize) -> String {
+    let exact = format!("{table}|{label}|{run_tag}");
+    let readable = format!("{}-{label}-{run_tag}", table.replace('.', "-"));
     let (clean, lossy) = sanitize(&readable);
-    let limit = MAX_NAME_CHARS - ATTEMPT_ROOM;
     if !lossy && clean.len() <= limit {
         return clean;
     }
-    // Keep the day and tag readable: shorten the table part, then add the hash of the exact key.
+    // Keep the label and tag readable: shorten the table part, then add the hash of the exact key.
     let hash = format!("{:08x}", fnv1a(exact.as_bytes()) as u32);
-    let tail = sanitize(&format!("-{}-{}", scope.label(), run_tag)).0;
+    let tail = sanitize(&format!("-{label}-{run_tag}")).0;
     let head = sanitize(&table.replace('.', "-")).0;
     let room = limit.saturating_sub(tail.len() + hash.len() + 1);
     let head: String = head.chars().take(room).collect();
