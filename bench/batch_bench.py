@@ -26,6 +26,7 @@ import os
 import platform
 import re
 import sys
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,7 @@ SCHEDULER_PRICE = 1.00 / 1_000_000  # USD per invocation, after the free tier
 SCHEDULER_FREE = 14_000_000  # invocations per month
 TARGET_OVERHEAD = 0.05  # of the children's transitions, for TABLES tables
 DAY = "2026-12-01"
+WIDTH = 104  # the doc's prose lines
 SFN_PRICING = "[AWS Step Functions pricing](https://aws.amazon.com/step-functions/pricing/)"
 EB_PRICING = "[Amazon EventBridge pricing](https://aws.amazon.com/eventbridge/pricing/)"
 # The stand-in child: the batch's own cost does not depend on what the child does.
@@ -203,6 +205,24 @@ def nights(child: orch.Row, batch: Batch) -> list[Night]:
     ]
 
 
+UNSPLIT = re.compile(r"`[^`]*`|\[[^\]]*\]\([^)]*\)")  # code spans and markdown links stay on one line
+
+
+def wrap(text: str, first: str = "", rest: str = "") -> str:
+    glued = UNSPLIT.sub(lambda m: m.group(0).replace(" ", "\0"), text)
+    return textwrap.fill(glued, WIDTH, initial_indent=first, subsequent_indent=rest, break_long_words=False,
+                         break_on_hyphens=False).replace("\0", " ") + "\n"
+
+
+def para(text: str) -> str:
+    """A paragraph wrapped as the doc's prose is."""
+    return wrap(text)
+
+
+def bullet(text: str) -> str:
+    return wrap(text, "- ", "  ")
+
+
 def money(usd: float) -> str:
     if usd == 0:
         return "$0"
@@ -247,8 +267,8 @@ def render(child: orch.Row, batches: list[Batch], cap: int, concurrency: int, re
     _, s_slope = per_item(batches, "largest_state")
     big = batches[-1]
     note_cap = "" if big.items == cap else (
-        f" (the largest batch run here has {big.items} items: a {cap}-item batch took too long on moto; "
-        f"{cap} items extrapolate to {round(e_fixed + e_slope * cap):,} events)")
+        f" (the largest batch run here has {big.items} items; {cap} items extrapolate linearly to "
+        f"{round(e_fixed + e_slope * cap):,} events)")
     batch_rows = "".join(
         f"| {b.items:,} | {b.transitions:,} | {b.events:,} | {orch.pct(b.events, HISTORY_LIMIT)} | {b.lambdas} "
         f"| {b.largest_state / 1024:.1f} KiB | {b.wall:.1f} s |\n"
@@ -261,65 +281,65 @@ def render(child: orch.Row, batches: list[Batch], cap: int, concurrency: int, re
         for n in night
     )
     sep, bat = night
+    extra = bat.transitions - sep.transitions
     return (
-        f"`make bench-batch` (bench/batch_bench.py) prices a nightly unload of {TABLES} tables two ways, both\n"
-        "measured by executing the real state machine definitions on moto's Step Functions engine (sleeps\n"
-        "patched, Lambda tasks stubbed), counting state transitions as the harness does (every state entered,\n"
-        "and every retry):\n\n"
-        f"- One child = one unload execution (statemachine/unload.asl.json) following a {CHILD_MINUTES}-minute Glue run,\n"
-        f"  {CHILD_POLICY} (as in \"Orchestration cost\"): {child.transitions} state transitions, {child.events} history "
-        f"events, {child.lambdas} Lambda invocations.\n"
-        f"- The batch's own cost: statemachine/batch.asl.json (BatchMaxConcurrency {concurrency}, the template's "
-        "default) with plan and\n"
-        "  summarize stubbed, every item a child to start, the children a one-Pass-state stand-in (their cost is "
-        "the row above).\n"
-        f"  Per item the batch adds {t_slope:g} transitions (WhatToDo?, RunChild, Ran) and {e_slope:g} history events "
-        "(the Map iteration's\n"
-        "  start and end, the Choice, the startExecution.sync:2 task's Entered, Scheduled, Started, Submitted, "
-        "Succeeded and\n"
-        f"  Exited, the Pass); {t_fixed:g} transitions and {e_fixed:g} events are fixed (Prepare, Plan, the Map, "
-        "Summarize, Tolerated?, Done,\n"
-        "  Succeeded); 2 Lambda invocations (plan and summarize) whatever the size.\n\n"
+        para(f"`make bench-batch` (bench/batch_bench.py) prices a nightly unload of {TABLES} tables two ways, both "
+             "measured by executing the real state machine definitions on moto's Step Functions engine (sleeps "
+             "patched, Lambda tasks stubbed), counting state transitions as the harness does (every state entered, "
+             "and every retry):")
+        + "\n"
+        + bullet(f"One child = one unload execution (statemachine/unload.asl.json) following a {CHILD_MINUTES}-minute "
+                 f"Glue run, {CHILD_POLICY} (as in \"Orchestration cost\"): {child.transitions} state transitions, "
+                 f"{child.events} history events, {child.lambdas} Lambda invocations.")
+        + bullet(f"The batch's own cost: statemachine/batch.asl.json (BatchMaxConcurrency {concurrency}, the "
+                 "template's default) with plan and summarize stubbed, every item a child to start, the children a "
+                 "one-Pass-state stand-in (their cost is the line above). Per item the batch adds "
+                 f"{t_slope:g} transitions (WhatToDo?, RunChild, Ran) and {e_slope:g} history events (the Map "
+                 "iteration's start and end; the Choice's two; the startExecution.sync:2 task's Entered, Scheduled, "
+                 f"Started, Submitted, Succeeded and Exited; the Pass's two); {t_fixed:g} transitions and "
+                 f"{e_fixed:g} events are fixed (Prepare, Plan, the Map, Summarize, Tolerated?, Done, Succeeded); "
+                 "2 Lambda invocations (plan and summarize) whatever its size.")
+        + "\n"
         "| batch items | batch's own state transitions | history events | of the 25,000 limit | Lambda invocations "
         "| largest state | wall (moto) |\n"
         "|---:|---:|---:|---:|---:|---:|---:|\n"
         + batch_rows
         + "\n"
-        f"A {cap}-item batch (MAX_ITEMS, functions/unload-core/src/batch.rs) stays far below the {HISTORY_LIMIT:,}-event "
-        f"history quota{note_cap};\n"
-        f"what caps it is the {STATE_LIMIT // 1024} KiB state: the inline Map keeps every item and result in the "
-        f"execution's state (about\n"
-        f"{s_slope:.0f} bytes per item here, with small child inputs; real ones carry the merged request keys, and "
-        "plan refuses a plan over\n"
-        "160 KiB).\n\n"
-        f"{TABLES} tables a night, each a {CHILD_MINUTES}-minute Glue run:\n\n"
+        + para(f"A {cap}-item batch (MAX_ITEMS, functions/unload-core/src/batch.rs) stays far below the "
+               f"{HISTORY_LIMIT:,}-event history quota{note_cap}; what caps it is the {STATE_LIMIT // 1024} KiB state: "
+               "the inline Map keeps every item and result in the execution's state (about "
+               f"{s_slope:.0f} bytes per item here, with small child inputs; real ones carry the merged request keys, "
+               "and plan refuses a plan over 160 KiB).")
+        + "\n"
+        + para(f"{TABLES} tables a night, each a {CHILD_MINUTES}-minute Glue run:")
+        + "\n"
         f"| {TABLES} tables a night | Scheduler invocations per night | Step Functions executions | state transitions "
         "| Lambda invocations | largest execution's history events | transitions cost per night "
         f"| per {DAYS_PER_MONTH}-day month | Scheduler cost per month |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
         + night_rows
         + "\n"
-        f"- The batch adds {bat.transitions - sep.transitions:,} transitions to the children's {sep.transitions:,} "
-        f"({orch.pct(bat.transitions - sep.transitions, sep.transitions)}): "
-        f"{money(bat.cost - sep.cost)} a night, {money((bat.cost - sep.cost) * DAYS_PER_MONTH)} a month; "
-        "the cost is the children's either way.\n"
-        "  What the batch buys is operational: one schedule and one execution to watch, the children's outcomes "
-        "in one summary,\n"
-        "  at most BatchMaxConcurrency Glue runs at once, and the batch's metrics.\n"
-        f"- Prices: {SFN_PRICING} ${PRICE_PER_TRANSITION * 1000:.3f} per 1,000 state transitions (Standard "
-        "workflows, us-east-1; retries are billed as\n"
-        "  transitions; the account's free tier of 4,000 transitions a month is left out). "
-        f"{EB_PRICING}: EventBridge Scheduler\n"
-        f"  ${SCHEDULER_PRICE * 1e6:.2f} per million invocations after {SCHEDULER_FREE // 1_000_000} million free "
-        f"invocations a month: {sep.schedules * DAYS_PER_MONTH:,} or {bat.schedules * DAYS_PER_MONTH} invocations a "
-        "month cost $0 either way (the list\n"
-        "  price is shown for scale). Lambda invocations are counted, not priced.\n"
-        f"- Step Functions allows {HISTORY_LIMIT:,} history events per execution (\"Step Functions service quotas\"): "
-        "each execution\n"
-        "  keeps its own history, so the children's events never count against the batch's.\n\n"
+        + bullet(f"The batch adds {extra:,} transitions to the children's {sep.transitions:,} "
+                 f"({orch.pct(extra, sep.transitions)}): {money(bat.cost - sep.cost)} a night, "
+                 f"{money((bat.cost - sep.cost) * DAYS_PER_MONTH)} a month; the cost is the children's either way. "
+                 "What the batch buys is operational: one schedule and one execution to watch, the children's "
+                 "outcomes in one summary, at most BatchMaxConcurrency Glue runs at once, and the batch's metrics.")
+        + bullet(f"Prices: {SFN_PRICING} ${PRICE_PER_TRANSITION * 1000:.3f} per 1,000 state transitions (Standard "
+                 "workflows, us-east-1; each retry is billed as a transition; the account's free tier of 4,000 "
+                 f"transitions a month is left out). {EB_PRICING}: EventBridge Scheduler "
+                 f"${SCHEDULER_PRICE * 1e6:.2f} per million invocations after the free tier of "
+                 f"{SCHEDULER_FREE // 1_000_000} million invocations a month, so {sep.schedules * DAYS_PER_MONTH:,} or "
+                 f"{bat.schedules * DAYS_PER_MONTH} invocations a month cost $0 either way (the list price is shown "
+                 "for scale). Lambda invocations are counted, not priced.")
+        + bullet(f"Step Functions allows {HISTORY_LIMIT:,} history events per execution (\"Step Functions service "
+                 "quotas\"): each execution keeps its own history, so the children's events never count against "
+                 "the batch's.")
+        + "\n"
         + "".join(f"- {'PASS' if passed else 'FAIL'}: {what}\n" for passed, what in results)
-        + f"\nMeasured {time.strftime('%Y-%m-%d')} on {platform.machine()} / {os.cpu_count()} cores, moto 5.2.5, "
-        f"{wall:.0f} s wall for the whole bench.\n"
+        + "\n"
+        + para(f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()} / {os.cpu_count()} cores, moto 5.2.5, "
+               f"{wall:.0f} s wall for the whole bench. Reproduce: `make bench-batch` (`--print-only` leaves this "
+               "file alone).")
     )
 
 
