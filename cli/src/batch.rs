@@ -96,7 +96,10 @@ fn day(d: NaiveDate) -> String {
 pub fn batch_name(table: &str, from: NaiveDate, to: NaiveDate, run_tag: &str) -> String {
     let label = format!("{}_{}", day(from), day(to));
     let limit = MAX_NAME_CHARS - PREFIX.len();
-    format!("{PREFIX}{}", naming::readable_name(table, &label, run_tag, limit))
+    format!(
+        "{PREFIX}{}",
+        naming::readable_name(table, &label, run_tag, limit)
+    )
 }
 
 /// What `--dry-run --server` prints: the batch that would start.

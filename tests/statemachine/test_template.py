@@ -287,6 +287,13 @@ def test_the_batch_may_start_and_read_only_this_stacks_unload_workflow():
         policy = RESOURCES[function]["Properties"]["Policies"][0]["Statement"]
         describe = [s for s in policy if isinstance(s, dict) and s.get("Action") == "states:DescribeExecution"]
         assert describe and describe[0]["Resource"] == children
+    plan_policy = RESOURCES["PlanFunction"]["Properties"]["Policies"][0]["Statement"]
+    (read_list,) = [s["Fn::If"] for s in plan_policy if isinstance(s, dict) and "Fn::If" in s]
+    assert read_list[0] == "HasBatchTablesUri" and read_list[1]["Action"] == "s3:GetObject"
+    # The one object: s3://bucket/key → arn:...:s3:::bucket/key.
+    template, values = read_list[1]["Resource"]["Fn::Sub"]
+    assert template == "arn:${AWS::Partition}:s3:::${Object}"
+    assert values["Object"] == {"Fn::Join": ["", {"Fn::Split": ["s3://", {"Ref": "BatchTablesUri"}]}]}
     subs = sm["DefinitionSubstitutions"]
     assert set(subs) == placeholders((ROOT / "statemachine" / "batch.asl.json").read_text(encoding="utf-8"))
     assert subs["BatchMaxConcurrency"] == {"Ref": "BatchMaxConcurrency"}

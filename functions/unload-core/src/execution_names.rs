@@ -23,7 +23,12 @@ pub use crate::contract::Scope;
 
 /// The base name (attempt 1) for `table` (`schema.table`, already validated), scope and run tag.
 pub fn base_name(table: &str, scope: Scope, run_tag: &str) -> String {
-    readable_name(table, &scope.label(), run_tag, MAX_NAME_CHARS - ATTEMPT_ROOM)
+    readable_name(
+        table,
+        &scope.label(),
+        run_tag,
+        MAX_NAME_CHARS - ATTEMPT_ROOM,
+    )
 }
 
 /// `<schema>-<table>-<label>-<tag>` in at most `limit` characters of `[A-Za-z0-9_-]`. When
