@@ -9,6 +9,9 @@ use unload_core::execution_names::decide;
 use unload_core::request::RequestDefaults;
 use unload_core::{Result, UnloadError};
 
+/// The largest table list read: 200 entries of request keys fit many times over.
+pub const MAX_LIST_BYTES: u64 = 1024 * 1024;
+
 /// The unload workflow, whose executions the batch starts.
 pub const STATE_MACHINE_ENV: &str = "UNLOAD_STATE_MACHINE_ARN";
 
@@ -76,7 +79,7 @@ async fn plan(
             ..TableList::default()
         },
         TableSource::Object(uri) => {
-            let bytes = unload_core::aws::s3::read_object(&clients.s3, uri)
+            let bytes = unload_core::aws::s3::read_object_at_most(&clients.s3, uri, MAX_LIST_BYTES)
                 .await?
                 .ok_or_else(|| {
                     UnloadError::InvalidRequest(format!("the table list {uri} does not exist"))
@@ -257,7 +260,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_schedules_list_is_read_from_s3_and_a_missing_one_is_named() {
+    async fn the_schedules_list_is_read_from_s3_and_a_missing_or_huge_one_is_refused() {
         let list = mock!(aws_sdk_s3::Client::get_object)
             .match_requests(|r| r.bucket() == Some("config") && r.key() == Some("batch/nightly.json"))
             .then_output(|| {
@@ -300,6 +303,31 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("s3://config/batch/gone.json does not exist"),
+            "{err}"
+        );
+
+        // A list far larger than any batch could use is refused from its size, unread.
+        let huge = mock!(aws_sdk_s3::Client::get_object).then_output(|| {
+            GetObjectOutput::builder()
+                .content_length(50 * 1024 * 1024)
+                .body(ByteStream::from_static(b"{}"))
+                .build()
+        });
+        let clients = Clients {
+            s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&huge]),
+            executions: executions(&[]),
+        };
+        let err = handle(
+            &json!({"TablesUri": "s3://config/batch/huge.json"}),
+            &settings(),
+            &clients,
+            now(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), "InvalidRequest");
+        assert!(
+            err.to_string().contains("52428800 bytes; at most 1048576"),
             "{err}"
         );
     }

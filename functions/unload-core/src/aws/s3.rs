@@ -35,9 +35,25 @@ pub async fn object_exists(client: &Client, uri: &str) -> Result<bool> {
 
 /// The object's bytes, or None when it does not exist.
 pub async fn read_object(client: &Client, uri: &str) -> Result<Option<Vec<u8>>> {
+    read_object_at_most(client, uri, u64::MAX).await
+}
+
+/// The object's bytes, or None when it does not exist; an object larger than `max_bytes` is
+/// refused (InvalidRequest) from its Content-Length, before its body is read.
+pub async fn read_object_at_most(
+    client: &Client,
+    uri: &str,
+    max_bytes: u64,
+) -> Result<Option<Vec<u8>>> {
     let (bucket, key) = split_uri(uri)?;
     match client.get_object().bucket(bucket).key(key).send().await {
         Ok(out) => {
+            let size = out.content_length().map_or(0, |n| n.max(0) as u64);
+            if size > max_bytes {
+                return Err(UnloadError::InvalidRequest(format!(
+                    "{uri} is {size} bytes; at most {max_bytes} are read"
+                )));
+            }
             let body = out.body.collect().await.map_err(|e| {
                 UnloadError::StorageError(format!(
                     "S3 GetObject {uri}: reading the body failed: {e}"
