@@ -1,5 +1,9 @@
 use super::*;
-use serde_json::json;
+use crate::error::Result;
+use crate::execution_names::Action;
+use crate::request::RequestDefaults;
+use chrono::NaiveDate;
+use serde_json::{json, Value};
 
 fn defaults() -> RequestDefaults {
     RequestDefaults {
