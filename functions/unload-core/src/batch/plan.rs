@@ -186,7 +186,7 @@ pub fn candidates(
         };
         for day in entry_days {
             let index = out.len();
-            let scope_label = day.map_or_else(|| "?".to_string(), |d| d.to_string());
+            let scope_label = day.map_or_else(|| "-".to_string(), |d| d.to_string());
             let outcome = merged
                 .clone()
                 .and_then(|m| child(m, day, &input.name, defaults, default_day))
