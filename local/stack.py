@@ -4,18 +4,20 @@ lifecycle: every process binds to 127.0.0.1 on a free port, lives under one stat
 stopped (with its children) at the end, on an error, or on Ctrl-C.
 
     PostgreSQL (local/pgcluster.py)       the warehouse stand-in, seeded with demo_master.orders
+                                          (and lineitem, customer for the batch demo)
     s3-local   (local/s3-local)           S3 over <state>/s3: what Spark writes is what S3 serves
-    moto (local/moto_server.py)           Step Functions (executes the real ASL), CloudWatch and
-                                          the Glue Data Catalog
+    moto (local/moto_server.py)           Step Functions (executes both real ASLs, the batch's
+                                          child executions included), CloudWatch, the Glue Data
+                                          Catalog, and the stack's outputs (CloudFormation)
     glue-local (local/glue-local)         the Glue job API; runs unload_table.py on local PySpark;
                                           forwards the Data Catalog's calls to moto
     redshift-data-local                   the Redshift Data API (the unload engine): runs the
       (local/redshift_data_local.py)      UNLOAD statements on PostgreSQL, writes into s3-local's folder
-    cargo lambda watch                    the six real Lambda binaries behind the Invoke API
+    cargo lambda watch                    the eight real Lambda binaries behind the Invoke API
 
-moto's Step Functions engine sends its Lambda calls to http://localhost:$MOTO_PORT, so moto
+moto's Step Functions engine sends its service calls to http://localhost:$MOTO_PORT, so moto
 itself listens on another port and MOTO_PORT names the Lambda gateway's (local/lambda_gateway.py:
-cargo lambda watch behind the Invoke API's exact answers).
+cargo lambda watch behind the Invoke API's exact answers; every other call passed on to moto).
 
 Used by `make demo` (python local/stack.py demo) and by tests/e2e. What they ask the running
 stack (executions, the lake, the warehouse, metrics) is local/stack_queries.py: `stack.queries`.
