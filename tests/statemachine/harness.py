@@ -7,9 +7,16 @@ scenario: one Python callable per function, given the payload and the call numbe
 `ok(...)`, `function_error(...)`, `throttled()` or `service_error()`. Every payload it receives is
 recorded.
 
-Wait states and Retry intervals do not sleep: `no_sleep()` patches both and records the seconds
-the engine would have waited (`Sleeps.waits` for Wait states, `Sleeps.retries` for retries), so a
-test can check that the Wait really took `$.run.next_poll_seconds`.
+Wait states, callback waits and Retry intervals do not sleep: `no_sleep()` patches them and
+records the seconds the engine would have waited (`Sleeps.waits` for Wait states and for the
+timeout of a `.waitForTaskToken` task such as WaitForRun, `Sleeps.retries` for retries), so a test
+can check that the wait really took `$.run.next_poll_seconds`. A callback wait returns at once:
+`Sleeps.on_callback(seconds)` (when set) says whether the task token was completed during it (it
+returns the JSON that SendTaskSuccess would carry) or not (None: the wait timed out, States.Timeout,
+as when no completion event comes); without the hook every callback wait times out, so the
+workflow behaves exactly as with plain polling. The task tokens are recorded (`Sleeps.tokens`).
+
+`Machine` also gives moto's S3 the bucket the callback wait writes its token to (`${WaitBucket}`).
 
 `Machine` creates the state machine once (in-process moto, `execute_state_machine` on) and runs
 executions on it. Two patches of moto 5.2.5 make it behave like AWS (`$$.Execution.StartTime` as
@@ -57,6 +64,9 @@ LOCAL_SUBSTITUTIONS = {
     "RegisterFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:register",
     "Partition": "aws",
     "ExecutionTimeoutSeconds": "16200",
+    # Where WaitForRun leaves its task token (the template: the lake bucket, <GlueTempPrefix>/waits).
+    "WaitBucket": "artifacts",
+    "WaitPrefix": "tmp/waits",
 }
 
 for _name in ("moto.stepfunctions", "moto", "botocore", "urllib3"):
@@ -224,18 +234,31 @@ class LambdaStub:
 
 @dataclass
 class Sleeps:
-    waits: list[int] = field(default_factory=list)  # Wait states, in seconds asked for
+    waits: list[int] = field(default_factory=list)  # Wait states and callback timeouts, in seconds asked for
     retries: list[float] = field(default_factory=list)  # Retry intervals
     on_wait: Callable[[int], None] | None = None  # e.g. advance a simulated clock
+    # Asked after on_wait at every callback wait: the SendTaskSuccess output (a JSON text) when the
+    # completion event arrived during the wait, None when the wait timed out.
+    on_callback: Callable[[int], str | None] | None = None
+    callbacks: list[tuple[int, bool]] = field(default_factory=list)  # (seconds, woken by the token) per callback wait
+    tokens: list[str] = field(default_factory=list)  # the task token of each callback wait
+
+    @property
+    def woken(self) -> int:
+        """Callback waits ended by the token (an event), not by their timeout."""
+        return sum(1 for _, w in self.callbacks if w)
 
 
 @contextlib.contextmanager
 def no_sleep() -> Iterator[Sleeps]:
-    """Wait states and Retry intervals return at once; what they would have slept is recorded."""
+    """Wait states, callback waits and Retry intervals return at once; what they would have slept
+    is recorded, and a callback wait ends as `Sleeps.on_callback` says (default: timed out)."""
     from unittest import mock
 
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeSuccess
 
     sleeps = Sleeps()
 
@@ -243,6 +266,19 @@ def no_sleep() -> Iterator[Sleeps]:
         sleeps.waits.append(wait_seconds)
         if sleeps.on_wait:
             sleeps.on_wait(wait_seconds)
+
+    def fake_wait_for_task_token_timeout(self: Any, timeout_seconds: int, callback_endpoint: Any) -> Any:
+        # moto's own waits on the endpoint for timeout_seconds of real time; None means timed out
+        # (moto then raises States.Timeout), a CallbackOutcomeSuccess is SendTaskSuccess.
+        sleeps.waits.append(timeout_seconds)
+        sleeps.tokens.append(callback_endpoint.callback_id)
+        if sleeps.on_wait:
+            sleeps.on_wait(timeout_seconds)
+        output = sleeps.on_callback(timeout_seconds) if sleeps.on_callback else None
+        sleeps.callbacks.append((timeout_seconds, output is not None))
+        if output is None:
+            return None
+        return CallbackOutcomeSuccess(callback_id=callback_endpoint.callback_id, output=output)
 
     class FakeTime:
         @staticmethod
@@ -253,8 +289,10 @@ def no_sleep() -> Iterator[Sleeps]:
             return getattr(time, name)
 
     with mock.patch.object(wait_function.WaitFunction, "_wait_interval", fake_wait_interval), mock.patch.object(
-        retrier_decl, "time", FakeTime()
-    ), iso_start_time():
+        state_task_service_callback.StateTaskServiceCallback,
+        "_wait_for_task_token_timeout",
+        fake_wait_for_task_token_timeout,
+    ), mock.patch.object(retrier_decl, "time", FakeTime()), iso_start_time():
         yield sleeps
 
 
@@ -328,11 +366,10 @@ class Machine:
             self._stack.enter_context(unknown_lambda_errors())
             self._stack.enter_context(nested_executions())
             self.sfn = boto3.client("stepfunctions", region_name=REGION)
-            self.arn = self.sfn.create_state_machine(
-                name="unload",
-                definition=json.dumps(self.definition),
-                roleArn=f"arn:aws:iam::{ACCOUNT}:role/unload-state-machine",
-            )["stateMachineArn"]
+            self.s3 = boto3.client("s3", region_name=REGION)
+            self.s3.create_bucket(Bucket=LOCAL_SUBSTITUTIONS["WaitBucket"])  # WaitForRun's tokens
+            self.arn = self._create(self.definition, "unload")
+            self._variants: dict[str, str] = {json.dumps(self.definition, sort_keys=True): self.arn}
         except BaseException:
             self._stack.close()
             raise
@@ -341,22 +378,42 @@ class Machine:
     def __exit__(self, *exc: Any) -> None:
         self._stack.close()
 
+    def _create(self, definition: dict, name: str) -> str:
+        return self.sfn.create_state_machine(
+            name=name,
+            definition=json.dumps(definition),
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/unload-state-machine",
+        )["stateMachineArn"]
+
+    def variant(self, definition: dict) -> str:
+        """The ARN of a state machine with another definition (e.g. `local_definition(WaitBucket=
+        "missing")`) on the same moto, created on first use."""
+        key = json.dumps(definition, sort_keys=True)
+        if key not in self._variants:
+            self._variants[key] = self._create(definition, f"unload-variant-{len(self._variants)}")
+        return self._variants[key]
+
     def run(
         self,
         handlers: dict[str, Handler],
         execution_input: Any,
         *,
         on_wait: Callable[[int], None] | None = None,
+        on_callback: Callable[[int], str | None] | None = None,
+        definition: dict | None = None,
         timeout: float = 120.0,
     ) -> Execution:
-        """Runs one execution to its end and returns what happened."""
+        """Runs one execution to its end and returns what happened. `on_wait` and `on_callback`
+        are the `Sleeps` hooks; `definition` runs another definition (see `variant`)."""
         self._runs += 1
         name = f"run-{self._runs}"
+        arn = self.arn if definition is None else self.variant(definition)
         self.stub.reset(handlers)
         with no_sleep() as sleeps:
             sleeps.on_wait = on_wait
+            sleeps.on_callback = on_callback
             t0 = time.monotonic()
-            ex_arn = self.sfn.start_execution(stateMachineArn=self.arn, name=name, input=json.dumps(execution_input))[
+            ex_arn = self.sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(execution_input))[
                 "executionArn"
             ]
             pause = 0.002  # growing: each describe_execution competes with the engine's thread
