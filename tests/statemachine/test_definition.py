@@ -33,7 +33,8 @@ FUNCTION_ARN_PLACEHOLDER = {
 CONTRACT = CONTRACT_PATH.read_text(encoding="utf-8")
 ASL = local_definition()
 STATES = ASL["States"]
-TASKS = {name: s for name, s in STATES.items() if s["Type"] == "Task"}
+TASKS = {name: s for name, s in STATES.items() if s["Type"] == "Task" and s["Resource"].endswith(":lambda:invoke")}
+S3_TASKS = {"WaitForRun", "ForgetWait"}  # the callback wait's token object: no Lambda, never fails the execution
 
 
 def raw_states() -> dict:
@@ -77,7 +78,13 @@ def test_states_are_the_contracts_states():
     assert ASL["StartAt"] == "Prepare"
 
 
-@pytest.mark.parametrize("name", sorted(n for n, row in STATE_TABLE.items() if row[1] == "Task"))
+def test_the_lambda_tasks_and_the_s3_tasks_are_all_the_tasks():
+    assert set(TASKS) | S3_TASKS == {n for n, s in STATES.items() if s["Type"] == "Task"}
+    assert set(TASKS) == {n for n, row in STATE_TABLE.items() if row[1] == "Task" and row[2] != "-"}
+    assert S3_TASKS == {n for n, row in STATE_TABLE.items() if row[1] == "Task" and row[2] == "-"}
+
+
+@pytest.mark.parametrize("name", sorted(n for n, row in STATE_TABLE.items() if row[1] == "Task" and row[2] != "-"))
 def test_task_calls_the_function_with_the_payload_and_result_path_of_the_table(name):
     _, kind, function, payload, result = STATE_TABLE[name]
     task = STATES[name]
@@ -101,13 +108,59 @@ def test_prepare_keeps_the_input_and_names_the_execution():
     }
 
 
+def test_the_wait_is_a_callback_with_the_poll_interval_as_its_timeout():
+    wait = STATES["WaitForRun"]
+    assert wait["Resource"] == "arn:aws:states:::aws-sdk:s3:putObject.waitForTaskToken"
+    assert raw_states()["WaitForRun"]["Resource"] == "arn:${Partition}:states:::aws-sdk:s3:putObject.waitForTaskToken"
+    assert wait["TimeoutSecondsPath"] == ticked(STATE_TABLE["WaitForRun"][4]) == "$.run.next_poll_seconds"
+    assert "TimeoutSeconds" not in wait and "HeartbeatSeconds" not in wait
+    # The token, as the body of <WaitPrefix>/<run id> in the wait bucket; the result is thrown away.
+    assert raw_states()["WaitForRun"]["Parameters"] == {
+        "Bucket": "${WaitBucket}",
+        "Key.$": "States.Format('${WaitPrefix}/{}', $.run.id)",
+        "Body.$": "$$.Task.Token",
+        "ContentType": "text/plain",
+    }
+    assert wait["ResultPath"] is None and wait["Next"] == "CheckStatus" and "Retry" not in wait
+    # Timed out (no event): poll now. Anything else (S3 refused the token): wait without the fast path.
+    assert [(c["ErrorEquals"], c["ResultPath"], c["Next"]) for c in wait["Catch"]] == [
+        (["States.Timeout"], None, "CheckStatus"),
+        (["States.ALL"], None, "WaitByPolling"),
+    ]
+    plain = STATES["WaitByPolling"]
+    assert (plain["Type"], plain["SecondsPath"], plain["Next"]) == ("Wait", "$.run.next_poll_seconds", "CheckStatus")
+    assert ticked(STATE_TABLE["WaitByPolling"][4]) == "$.run.next_poll_seconds"
+
+
+def test_the_token_object_is_deleted_once_the_run_has_ended_and_a_failure_there_is_ignored():
+    forget = STATES["ForgetWait"]
+    assert forget["Resource"] == "arn:aws:states:::aws-sdk:s3:deleteObject"
+    assert raw_states()["ForgetWait"]["Parameters"] == {
+        "Bucket": "${WaitBucket}",
+        "Key.$": "States.Format('${WaitPrefix}/{}', $.run.id)",
+    }
+    assert (forget["ResultPath"], forget["Next"]) == (None, "RunOutcome?")
+    assert [(c["ErrorEquals"], c["ResultPath"], c["Next"]) for c in forget["Catch"]] == [
+        (["States.ALL"], None, "RunOutcome?")
+    ]
+
+
 def test_wait_choice_and_fail_follow_the_table():
-    assert STATES["WaitForRun"]["SecondsPath"] == ticked(STATE_TABLE["WaitForRun"][4].replace("SecondsPath", ""))
-    choice = STATES["RunFinished?"]
+    finished = STATES["RunFinished?"]
+    assert [(c["Variable"], c["StringEquals"], c["Next"]) for c in finished["Choices"]] == [
+        ("$.run.outcome", "running", "WaitForRun")
+    ]
+    assert finished["Default"] == "ForgetWait"
+    choice = STATES["RunOutcome?"]
     routes = {c["StringEquals"]: c["Next"] for c in choice["Choices"]}
     assert all(c["Variable"] == "$.run.outcome" for c in choice["Choices"])
-    assert routes == {"running": "WaitForRun", "succeeded": "InCatalog?", "failed": "RecordGlueFailure"}
+    assert routes == {"succeeded": "InCatalog?", "failed": "RecordGlueFailure"}
     assert choice["Default"] == "RecordUnknownOutcome"
+    # The contract's table says the same.
+    for name, state in (("RunFinished?", finished), ("RunOutcome?", choice)):
+        cell = STATE_TABLE[name][4]
+        assert dict(re.findall(r'"(\w+)" → ([\w?]+)', cell)) == {c["StringEquals"]: c["Next"] for c in state["Choices"]}
+        assert re.search(r"else → ([\w?]+)", cell).group(1) == state["Default"]
     unknown = STATES["RecordUnknownOutcome"]
     assert unknown["Parameters"]["Error"] == "UnknownRunOutcome"
     assert (unknown["ResultPath"], unknown["Next"]) == ("$.error", "ReportFailure")

@@ -16,7 +16,8 @@ from harness import crashed, function_error, ok, service_error, throttled, timed
 
 HEAD = ["Prepare", "Validate", "EnsureJob", "StartRun"]
 POLL = ["WaitForRun", "CheckStatus", "RunFinished?"]
-HAPPY_PATH = HEAD + POLL + ["InCatalog?", "ReportSuccess", "Succeeded"]
+END = ["ForgetWait", "RunOutcome?"]  # the run has ended: its wait token is deleted, then the outcome decides
+HAPPY_PATH = HEAD + POLL + END + ["InCatalog?", "ReportSuccess", "Succeeded"]
 
 
 def glue(final_state: str = "SUCCEEDED", polls: int = 1, **kw) -> dict:
@@ -72,7 +73,7 @@ def test_a_request_with_a_catalog_table_is_registered_before_the_report(machine)
     ex = machine.run(happy(validate=lambda inp, n: ok(catalog_request(inp))), REQUEST_INPUT)
 
     assert ex.status == "SUCCEEDED", (ex.error, ex.cause)
-    assert ex.path == HEAD + POLL + ["InCatalog?", "RegisterInCatalog", "ReportSuccess", "Succeeded"]
+    assert ex.path == HEAD + POLL + END + ["InCatalog?", "RegisterInCatalog", "ReportSuccess", "Succeeded"]
     (register,) = ex.payloads("register")
     assert register["request"]["catalog"]["table"] == "demo_master__orders__parquet"
     assert register["run"]["outcome"] == "succeeded"
@@ -86,7 +87,7 @@ def test_schema_drift_is_not_retried_and_fails_the_execution_after_the_failure_r
                            register=failing("SchemaDrift", drift)), REQUEST_INPUT)
 
     assert (ex.status, ex.error) == ("FAILED", "SchemaDrift")
-    assert ex.path == HEAD + POLL + ["InCatalog?", "RegisterInCatalog", "ReportFailure", "Failed"]
+    assert ex.path == HEAD + POLL + END + ["InCatalog?", "RegisterInCatalog", "ReportFailure", "Failed"]
     assert len(ex.calls_to("register")) == 1 and ex.sleeps.retries == []
     assert only_report(ex)["error"]["Error"] == "SchemaDrift"
 
@@ -110,7 +111,7 @@ def test_a_state_that_is_not_final_keeps_polling_with_the_returned_waits(machine
     ex = machine.run(happy(**{"start-run": lambda s, n: ok(fakes.run_status(next_poll=30)),
                                 "check-status": check_status}), REQUEST_INPUT)
     assert ex.status == "SUCCEEDED"
-    assert ex.path == HEAD + POLL * 5 + ["InCatalog?", "ReportSuccess", "Succeeded"]
+    assert ex.path == HEAD + POLL * 5 + END + ["InCatalog?", "ReportSuccess", "Succeeded"]
     assert ex.sleeps.waits == [30, 45, 90, 120, 7]
     assert [p["run"]["polls"] for p in ex.payloads("check-status")] == [0, 1, 2, 3, 4]
 
@@ -128,7 +129,7 @@ def test_a_failed_glue_run_is_reported_and_fails_the_execution(machine, glue_sta
     ex = machine.run(happy(**glue(glue_state, polls=2, error_message=message)), REQUEST_INPUT)
 
     assert (ex.status, ex.error, ex.cause) == ("FAILED", kind, message)
-    assert ex.path == HEAD + POLL * 2 + ["RecordGlueFailure", "ReportFailure", "Failed"]
+    assert ex.path == HEAD + POLL * 2 + END + ["RecordGlueFailure", "ReportFailure", "Failed"]
     report = only_report(ex)
     assert report["error"] == {"Error": kind, "Cause": message}
     assert report["run"]["state"] == glue_state and report["request"]["table"] == "demo_master.orders"
@@ -253,7 +254,7 @@ def test_report_failing_after_a_glue_failure_still_fails_with_the_glue_error(mac
 
     # The execution's error is still what went wrong first, not the report's trouble.
     assert (ex.status, ex.error, ex.cause) == ("FAILED", "GlueRunFailed", "disk full")
-    assert ex.path == HEAD + POLL + ["RecordGlueFailure", "ReportFailure", "FailedReportIncomplete"]
+    assert ex.path == HEAD + POLL + END + ["RecordGlueFailure", "ReportFailure", "FailedReportIncomplete"]
     reports = ex.payloads("report")
     assert len(reports) == 4  # MetricsPublishFailed: 3 retries
     assert all(r["error"] == {"Error": "GlueRunFailed", "Cause": "disk full"} for r in reports)
@@ -270,7 +271,7 @@ def test_report_failing_on_the_success_path_becomes_a_failure_report(machine):
     ex = machine.run(happy(report=report), REQUEST_INPUT)
 
     assert (ex.status, ex.error) == ("FAILED", "ManifestMissing")
-    assert ex.path == HEAD + POLL + ["InCatalog?", "ReportSuccess", "ReportFailure", "Failed"]
+    assert ex.path == HEAD + POLL + END + ["InCatalog?", "ReportSuccess", "ReportFailure", "Failed"]
     first, second = ex.payloads("report")  # ManifestMissing is not retried
     assert "error" not in first
     assert second["error"]["Error"] == "ManifestMissing" and second["run"]["state"] == "SUCCEEDED"
@@ -280,7 +281,7 @@ def test_report_failing_twice_keeps_both_errors(machine):
     ex = machine.run(happy(report=failing("ManifestInvalid", "execution_id differs")), REQUEST_INPUT)
 
     assert (ex.status, ex.error) == ("FAILED", "ManifestInvalid")
-    assert ex.path == HEAD + POLL + ["InCatalog?", "ReportSuccess", "ReportFailure", "FailedReportIncomplete"]
+    assert ex.path == HEAD + POLL + END + ["InCatalog?", "ReportSuccess", "ReportFailure", "FailedReportIncomplete"]
     assert len(ex.calls_to("report")) == 2
 
 
@@ -330,7 +331,7 @@ def test_an_unknown_outcome_fails_loudly_instead_of_polling(machine):
 
     assert (ex.status, ex.error) == ("FAILED", "UnknownRunOutcome")
     assert "paused" in ex.cause and "jr_0123456789abcdef" in ex.cause
-    assert ex.path == HEAD + POLL + ["RecordUnknownOutcome", "ReportFailure", "Failed"]
+    assert ex.path == HEAD + POLL + END + ["RecordUnknownOutcome", "ReportFailure", "Failed"]
     assert len(ex.calls_to("check-status")) == 1
 
 
@@ -356,10 +357,12 @@ def test_a_long_run_of_300_polls(machine):
     ex = machine.run(happy(**glue(polls=300, waits=waits)), REQUEST_INPUT)
 
     assert ex.status == "SUCCEEDED"
-    assert ex.path == HEAD + POLL * 300 + ["InCatalog?", "ReportSuccess", "Succeeded"]
+    assert ex.path == HEAD + POLL * 300 + END + ["InCatalog?", "ReportSuccess", "Succeeded"]
     assert len(ex.calls_to("check-status")) == 300
     assert ex.sleeps.waits == [waits(k) for k in range(300)]
     report = only_report(ex)
     assert report["run"]["polls"] == 300 and report["run"]["elapsed_seconds"] == sum(ex.sleeps.waits)
-    # Each poll costs 9 history events (Wait 2, Task 5, Choice 2): far below the 25,000 limit.
-    assert len(ex.events) == 9 * 300 + 28
+    # Each poll costs 13 history events (the callback wait 6: entered, scheduled, started, submitted,
+    # timed out, exited; CheckStatus 5; the Choice 2), and ForgetWait and RunOutcome? 7 once: far
+    # below the 25,000 limit.
+    assert len(ex.events) == 13 * 300 + 35
