@@ -366,3 +366,171 @@ def test_a_long_run_of_300_polls(machine):
     # timed out, exited; CheckStatus 5; the Choice 2), and ForgetWait and RunOutcome? 7 once: far
     # below the 25,000 limit.
     assert len(ex.events) == 13 * 300 + 35
+
+
+# ------------------------------------------------------------------ the callback wait (events + polling)
+
+RUN_ID = "jr_0123456789abcdef"  # fakes.run_status's run id
+TOKEN_KEY = f"tmp/waits/{RUN_ID}"  # LOCAL_SUBSTITUTIONS' WaitPrefix / the run id
+WAKE = json.dumps({"wake": "Glue Job State Change", "state": "SUCCEEDED"})
+
+
+class Clocked:
+    """A run that ends at `run_seconds` on a simulated clock, which every wait advances.
+
+    check-status answers RUNNING (next wait `waits(k)`) until the clock reaches the end, then
+    SUCCEEDED. With `event_delay` set, the completion event arrives that long after the end: a
+    callback wait that spans the arrival is woken then (the clock stops there), any other times out.
+    """
+
+    def __init__(self, run_seconds: int, waits=lambda k: 60, event_delay: int | None = None):
+        self.run_seconds, self.waits, self.event_delay = run_seconds, waits, event_delay
+        self.now = 0
+        self.seen_at: int | None = None  # the clock when a poll first saw the run ended
+
+    def on_wait(self, seconds: int) -> None:
+        self.now += seconds
+
+    def on_callback(self, seconds: int) -> str | None:
+        if self.event_delay is None:
+            return None
+        began, arrival = self.now - seconds, self.run_seconds + self.event_delay
+        if began < arrival <= self.now:  # the event lands inside this wait: it ends the wait then
+            self.now = arrival
+            return WAKE
+        return None
+
+    def handlers(self, **overrides) -> dict:
+        def start_run(state, n):
+            return ok(fakes.run_status(next_poll=self.waits(0)))
+
+        def check_status(state, n):
+            if self.now >= self.run_seconds:
+                if self.seen_at is None:
+                    self.seen_at = self.now
+                return ok(fakes.run_status(state="SUCCEEDED", polls=n, next_poll=1, elapsed=self.now))
+            return ok(fakes.run_status(polls=n, next_poll=self.waits(n), elapsed=self.now))
+
+        return happy(**{"start-run": start_run, "check-status": check_status}, **overrides)
+
+    def run(self, machine, **kw):
+        return machine.run(self.handlers(), REQUEST_INPUT, on_wait=self.on_wait,
+                           on_callback=self.on_callback if self.event_delay is not None else None, **kw)
+
+
+def wait_outcomes(ex) -> list[str]:
+    """How each WaitForRun ended: TaskSucceeded (woken), TaskTimedOut, TaskFailed."""
+    out, inside = [], False
+    for e in ex.events:
+        if e["type"] == "TaskStateEntered":
+            inside = e["stateEnteredEventDetails"]["name"] == "WaitForRun"
+        elif inside and e["type"] in ("TaskSucceeded", "TaskTimedOut", "TaskFailed"):
+            out.append(e["type"])
+            inside = False
+    return out
+
+
+def test_the_completion_event_ends_the_wait_and_the_next_poll_sees_the_run_ended(machine):
+    # Polls every 10 minutes; the run ends 25 minutes in, the event 2 s later, inside the third wait.
+    events = Clocked(1500, waits=lambda k: 600, event_delay=2)
+    ex = events.run(machine)
+
+    assert ex.status == "SUCCEEDED", (ex.error, ex.cause)
+    assert ex.path == HEAD + POLL * 3 + END + ["InCatalog?", "ReportSuccess", "Succeeded"]
+    assert wait_outcomes(ex) == ["TaskTimedOut", "TaskTimedOut", "TaskSucceeded"]
+    assert ex.sleeps.callbacks == [(600, False), (600, False), (600, True)] and ex.sleeps.woken == 1
+    # Noticed at the poll the event triggered, 2 s after the end instead of at the wait's end.
+    assert events.seen_at == 1502
+    assert len(ex.calls_to("check-status")) == 3
+    # The wake message is thrown away (ResultPath null): CheckStatus gets the state as it was.
+    last = ex.payloads("check-status")[-1]
+    assert "wake" not in json.dumps(last) and last["run"]["polls"] == 2
+
+    polling = Clocked(1500, waits=lambda k: 600).run(machine)
+    assert polling.status == "SUCCEEDED"
+    assert wait_outcomes(polling) == ["TaskTimedOut"] * 3
+    # The same polls (the event only ends the wait that spans the end), noticed 5 minutes later.
+    assert len(polling.calls_to("check-status")) == 3 and polling.sleeps.woken == 0
+    assert polling.sleeps.waits == ex.sleeps.waits == [600, 600, 600]
+
+
+def test_an_event_due_after_the_wait_times_out_changes_nothing(machine):
+    # The run ends 1 s before the second wait's end: the timeout comes first, the poll sees it.
+    clocked = Clocked(1199, waits=lambda k: 600, event_delay=2)
+    ex = clocked.run(machine)
+
+    assert ex.status == "SUCCEEDED"
+    assert wait_outcomes(ex) == ["TaskTimedOut", "TaskTimedOut"] and ex.sleeps.woken == 0
+    assert clocked.seen_at == 1200 and len(ex.calls_to("check-status")) == 2
+
+
+def test_without_an_event_every_wait_times_out_and_the_workflow_polls_as_before(machine):
+    ex = machine.run(happy(**glue(polls=4, waits=lambda k: [30, 45, 90, 120][k])), REQUEST_INPUT,
+                     on_callback=lambda seconds: None)
+
+    assert ex.status == "SUCCEEDED"
+    assert ex.path == HEAD + POLL * 4 + END + ["InCatalog?", "ReportSuccess", "Succeeded"]
+    # Each wait's timeout is check-status's next_poll_seconds, and each ended in States.Timeout.
+    assert ex.sleeps.waits == [30, 45, 90, 120]
+    assert ex.sleeps.callbacks == [(30, False), (45, False), (90, False), (120, False)]
+    assert wait_outcomes(ex) == ["TaskTimedOut"] * 4
+    timed_out_errors = {e["taskTimedOutEventDetails"]["error"] for e in ex.events if e["type"] == "TaskTimedOut"}
+    assert timed_out_errors == {"States.Timeout"}
+    assert ex.count("TaskFailed") == 0 and ex.sleeps.retries == []
+
+
+def test_the_token_is_left_beside_the_run_while_waiting_and_deleted_when_the_run_ends(machine):
+    seen: list[tuple[str, str | None]] = []
+
+    def on_callback(seconds):  # runs while the execution is inside WaitForRun
+        obj = machine.s3.get_object(Bucket="artifacts", Key=TOKEN_KEY)
+        seen.append((obj["Body"].read().decode(), obj.get("ContentType")))
+        return WAKE if len(seen) == 3 else None
+
+    ex = machine.run(happy(**glue(polls=3)), REQUEST_INPUT, on_callback=on_callback)
+
+    assert ex.status == "SUCCEEDED"
+    # Each wait wrote its own task token ($$.Task.Token) as the body, at <WaitPrefix>/<run id>.
+    assert [body for body, _ in seen] == ex.sleeps.tokens and len(set(ex.sleeps.tokens)) == 3
+    assert all(ct == "text/plain" for _, ct in seen)
+    submitted = [json.loads(e["taskSubmittedEventDetails"]["output"]) for e in ex.events if e["type"] == "TaskSubmitted"]
+    assert len(submitted) == 3  # the putObject answered each time
+    # ForgetWait deleted it once the run had ended; nothing else is left under the prefix.
+    assert "ForgetWait" in ex.path
+    assert machine.s3.list_objects_v2(Bucket="artifacts", Prefix="tmp/waits/").get("KeyCount") == 0
+    forget = [e for e in ex.events if e["type"] == "TaskSucceeded"
+              and e["taskSucceededEventDetails"]["resource"] == "deleteObject"]
+    assert len(forget) == 1
+
+
+def test_when_the_token_cannot_be_stored_the_workflow_waits_by_polling_and_succeeds(machine):
+    from harness import local_definition
+
+    ex = machine.run(happy(**glue(polls=2, waits=lambda k: [40, 70][k])), REQUEST_INPUT,
+                     on_callback=lambda seconds: WAKE,  # never asked: no wait was registered
+                     definition=local_definition(WaitBucket="no-such-bucket"))
+
+    assert ex.status == "SUCCEEDED", (ex.error, ex.cause)
+    assert ex.path == HEAD + ["WaitForRun", "WaitByPolling", "CheckStatus", "RunFinished?"] * 2 + END + [
+        "InCatalog?", "ReportSuccess", "Succeeded"]
+    assert ex.sleeps.waits == [40, 70] and ex.sleeps.callbacks == []  # plain Waits of the same seconds
+    failed = [(e["taskFailedEventDetails"]["resource"], e["taskFailedEventDetails"]["error"])
+              for e in ex.events if e["type"] == "TaskFailed"]
+    # The puts failed, and so did ForgetWait's delete, which is caught as well.
+    assert failed == [("putObject.waitForTaskToken", "s3.NoSuchBucketException")] * 2 + [
+        ("deleteObject", "s3.NoSuchBucketException")]
+    assert only_report(ex)["run"]["state"] == "SUCCEEDED" and "error" not in only_report(ex)
+
+
+def test_a_48_hour_run_whose_events_are_all_dropped_stays_far_below_the_history_limit(machine):
+    # The event never comes: every wait times out (the safety net), with a growing wait capped at
+    # 15 minutes, as check-status's policy does.
+    clocked = Clocked(48 * 3600, waits=lambda k: min(30 + 12 * k, 900), event_delay=None)
+    ex = clocked.run(machine, timeout=600)
+
+    assert ex.status == "SUCCEEDED"
+    polls = len(ex.calls_to("check-status"))
+    assert ex.sleeps.woken == 0 and len(ex.sleeps.callbacks) == polls
+    assert clocked.seen_at - 48 * 3600 < 900
+    assert len(ex.events) == 13 * polls + 35
+    assert len(ex.events) < 5_000 < 25_000
