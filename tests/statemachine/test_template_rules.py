@@ -46,9 +46,11 @@ REQUIRED = {
 # Step Functions "Quotas for Standard Workflows": maximum execution history size, 25,000 events
 # (the execution fails when it reaches it).
 HISTORY_LIMIT = 25_000
-# One poll cycle: WaitStateEntered/Exited; TaskStateEntered, TaskScheduled, TaskStarted,
-# TaskSucceeded, TaskStateExited; ChoiceStateEntered/Exited.
-EVENTS_PER_POLL = 9
+# One poll cycle (when no event comes, the worst case): WaitForRun, the callback wait,
+# TaskStateEntered, TaskScheduled, TaskStarted, TaskSubmitted, TaskTimedOut, TaskStateExited;
+# CheckStatus TaskStateEntered, TaskScheduled, TaskStarted, TaskSucceeded, TaskStateExited;
+# ChoiceStateEntered/Exited (test_scenarios.py counts the same in an executed long run).
+EVENTS_PER_POLL = 13
 # Everything else an execution records (start, Prepare, Validate, EnsureJob, StartRun, the report,
 # the end), without retries.
 OTHER_EVENTS = 60
