@@ -584,6 +584,8 @@ def render(figures: list[Figures], meta: dict) -> str:
         f"- Floor: starting `/bin/true` from the harness (fork, exec, exit) takes {meta['spawn_floor_ms']:.1f} ms "
         "here; every init figure includes it.",
         "",
+        "![Lambda init time and peak RSS, Rust against the Python baseline](lambda-footprint.png)",
+        "",
         table(figures), "",
     ]
     lines += [f"- {'PASS' if ok else 'FAIL'}: {what}" for ok, what in checks]
@@ -613,6 +615,10 @@ def main() -> int:
     if args.update_docs:
         benchdoc.replace_section(SECTION, section)
         print(f"lambda_bench: updated {DOC.relative_to(ROOT)}", file=sys.stderr)
+        import charts
+
+        print(f"lambda_bench: drew {charts.lambda_footprint(charts.lambda_pairs_from_figures(figures)).relative_to(ROOT)}",
+              file=sys.stderr)
     missed = [what for ok, what in acceptance(figures) if not ok]
     if missed:
         print("lambda_bench: target missed: " + "; ".join(missed), file=sys.stderr)

@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """`make bench`: every benchmark in one run, one summary table, docs/BENCHMARKS.md rewritten.
 
-    1. orchestration   bench/orchestration_bench.py (writes "## Orchestration cost")
+    1. orchestration   bench/orchestration_bench.py (writes "## Orchestration cost" and draws
+                       docs/detection-latency.png)
     1b. batch          bench/batch_bench.py (writes "## Batch cost": a 50-table nightly batch against
                        50 separate schedules)
     2. data path       bench/glue_bench.py --update-docs (writes "## Data path")
     2b. engines        bench/engine_bench.py --update-docs (writes "## Engines": glue against unload)
-    3. Lambdas         bench/lambda_bench.py (writes "## Lambda start-up and footprint")
+    3. Lambdas         bench/lambda_bench.py (writes "## Lambda start-up and footprint"), then
+                       docs/lambda-footprint.png (bench/charts.py; from the doc's table when skipped)
     4. end to end      the demo (`make demo`'s stack and request: 1,000,000 rows, the 10,000-row
                        day 1998-07-21, parquet) split by phase from the execution's history
 
@@ -257,6 +259,16 @@ def main() -> int:
             traceback.print_exc()
             failures.append("lambda bench")
         parts.append(f"bench/lambda_bench.py: {time.monotonic() - started:.0f} s")
+    # docs/lambda-footprint.png: this run's figures, or the doc's when the Lambda bench was skipped
+    # or failed (docs/detection-latency.png is drawn by bench/orchestration_bench.py).
+    try:
+        import charts
+
+        pairs = charts.lambda_pairs_from_figures(lambda_figures) if lambda_figures else charts.lambda_pairs_from_doc()
+        print(f"bench: drew {charts.lambda_footprint(pairs).relative_to(ROOT)}", flush=True)
+    except Exception:  # noqa: BLE001 (reported; the summary is still written)
+        traceback.print_exc()
+        failures.append("charts")
     if "demo" not in args.skip:
         print("\n== end-to-end demo, by phase", flush=True)
         started = time.monotonic()
