@@ -16,7 +16,12 @@ Every answer carries x-amzn-RequestId. Runs as a thread of the process that owns
 moto's Step Functions engine sends every service call of a state machine to this one address
 (MOTO_PORT), so a request that is not a Lambda Invoke (e.g. the batch workflow's
 `states:startExecution.sync:2` and its DescribeExecution polls) is passed to moto unchanged
-(`server.aws_upstream`).
+(`server.aws_upstream`), except S3's (signed for service `s3`: the wait's token object, written
+by `aws-sdk:s3:putObject.waitForTaskToken` and deleted by `aws-sdk:s3:deleteObject`), which go to
+s3-local (`server.s3_upstream`), the S3 the functions read. moto signs them with its own dummy
+keys for the gateway's host, and s3-local checks SigV4 against the stack's keys and its own host,
+so the gateway signs them again as the state machine's role would be (the stack's credentials);
+an S3 answer without a request id gets one, as every AWS answer has (moto's error mapping reads it).
 
 Faults (`server.inject(function, *faults)`): the function's next invocations, one fault each, in
 order, answer as AWS answers when
@@ -38,6 +43,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import threading
 import urllib.error
 import urllib.request
@@ -46,6 +52,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FAULTS = ("timeout", "timeout-early", "crash", "throttle")
 INVOKE_PATH = "/2015-03-31/functions/"
+STACK_ACCESS_KEY, STACK_SECRET_KEY = "test", "test"  # what s3-local accepts (local/stack.py)
 
 
 class GatewayServer(ThreadingHTTPServer):
@@ -60,6 +67,7 @@ class GatewayServer(ThreadingHTTPServer):
         self.invocations: collections.Counter = collections.Counter()
         # Where calls to the other services go (moto); set once moto's port is known.
         self.aws_upstream: str | None = None
+        self.s3_upstream: str | None = None  # s3-local, for the state machine's aws-sdk:s3 calls
 
     def inject(self, function: str, *faults: str) -> None:
         """Queues faults for the function's next invocations (None lets one through)."""
@@ -90,7 +98,7 @@ class _Gateway(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if not self.path.startswith(INVOKE_PATH):
-            self._forward(body)
+            self._forward("POST", body)
             return
         function = _function_name(self.path)
         fault = self.server.next_fault(function)
@@ -113,25 +121,42 @@ class _Gateway(BaseHTTPRequestHandler):
         else:
             answer()
 
-    def _forward(self, body: bytes) -> None:
-        """Another service's call, passed to moto as it came (signature headers included)."""
-        if not self.server.aws_upstream:
-            self._api_error(502, "ServiceException", f"no service behind the gateway for {self.path}")
+    def do_PUT(self) -> None:  # noqa: N802
+        self._forward("PUT", self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._forward("DELETE", b"")
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._forward("GET", b"")
+
+    def _forward(self, method: str, body: bytes) -> None:
+        """Another service's call, passed on as it came (signature headers included): S3's to
+        s3-local, the rest to moto."""
+        to_s3 = _signed_for_s3(self.headers)
+        upstream = self.server.s3_upstream if to_s3 else self.server.aws_upstream
+        if not upstream:
+            self._api_error(502, "ServiceException", f"no service behind the gateway for {method} {self.path}")
             return
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
-        request = urllib.request.Request(self.server.aws_upstream + self.path, data=body, method="POST", headers=headers)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection", "expect")}
+        if to_s3:
+            headers = _signed_again(method, upstream + self.path, headers, body)
+        request = urllib.request.Request(upstream + self.path, data=body if method in ("POST", "PUT") else None,
+                                         method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=120) as resp:
                 status, payload, answer_headers = resp.status, resp.read(), resp.headers
         except urllib.error.HTTPError as err:
             status, payload, answer_headers = err.code, err.read(), err.headers
         except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
-            self._api_error(502, "ServiceException", f"moto is unreachable: {err}")
+            self._api_error(502, "ServiceException", f"{upstream} is unreachable: {err}")
             return
         self.send_response(status)
         for name, value in answer_headers.items():
             if name.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
                 self.send_header(name, value)
+        if to_s3 and "x-amz-request-id" not in {k.lower() for k in answer_headers.keys()}:
+            self.send_header("x-amz-request-id", uuid.uuid4().hex[:16].upper())
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
@@ -150,9 +175,11 @@ class _Gateway(BaseHTTPRequestHandler):
                 return lambda: self._unhandled_raw(payload)
             if err.code == 404:
                 return lambda: self._api_error(404, "ResourceNotFoundException", f"Function not found: {self.path}")
-            return lambda: self._api_error(err.code, "ServiceException", payload.decode(errors="replace")[:500])
+            code = err.code  # `err` is unbound once the except block ends
+            return lambda: self._api_error(code, "ServiceException", payload.decode(errors="replace")[:500])
         except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
-            return lambda: self._api_error(502, "ServiceException", f"cargo lambda watch is unreachable: {err}")
+            message = f"cargo lambda watch is unreachable: {err}"
+            return lambda: self._api_error(502, "ServiceException", message)
 
     def _unhandled(self, error: dict) -> None:
         self._unhandled_raw(json.dumps(error).encode())
@@ -183,6 +210,25 @@ def _function_name(path: str) -> str:
     parts = path.split("/")
     name = parts[3] if len(parts) > 3 else ""
     return urllib.request.unquote(name).rsplit(":", 1)[-1]
+
+
+def _signed_for_s3(headers) -> bool:
+    """SigV4's credential scope names the service: `Credential=<key>/<date>/<region>/s3/aws4_request`."""
+    return "/s3/aws4_request" in (headers.get("Authorization") or "")
+
+
+def _signed_again(method: str, url: str, headers: dict, body: bytes) -> dict:
+    """The S3 request's headers signed (SigV4, service s3) with the stack's keys for `url`'s host."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    unsigned = {k: v for k, v in headers.items() if k.lower() not in ("authorization", "x-amz-date",
+                                                                       "x-amz-security-token")}
+    request = AWSRequest(method=method, url=url, data=body or None, headers=unsigned)
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    S3SigV4Auth(Credentials(STACK_ACCESS_KEY, STACK_SECRET_KEY), "s3", region).add_auth(request)
+    return dict(request.headers.items())
 
 
 def _timed_out() -> str:

@@ -111,6 +111,12 @@ Test hooks (not AWS; under /_emulator/):
   "fail", "fail_after_files" and "delay_seconds" each apply to one statement.
 - POST /_emulator/reset clears faults and stats (statements stay describable).
 
+Events: with --events-endpoint, a statement run with WithEvent true sends, when it ends (FINISHED,
+FAILED, ABORTED), the "Redshift Data Statement Status Change" event in the shape of the Redshift
+management guide's "Monitoring events for the Amazon Redshift Data API in Amazon EventBridge"
+(detail: principal, statementName, statementId, redshiftQueryId, state, rows, expireAt) to that
+endpoint (local/events_local.py, the local EventBridge bus). Without WithEvent, no event.
+
 Python API: serve(...) -> (server, state); measure(dsn, s3_root, bucket) -> dict (the bench: raw
 COPY read rate of demo_master.orders against a whole-table Parquet unload through the same code
 the server runs).
@@ -127,6 +133,8 @@ import signal
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from array import array
 from bisect import bisect_right
@@ -147,6 +155,7 @@ MAX_FILE_SIZE = int(6.2 * GB)           # ... "the default maximum file size is 
 ROW_GROUP_BYTES = 32 * MB               # r_UNLOAD.md: "equally sized 32-MB row groups"
 PARSE_CHUNK_BYTES = 8 * MB              # COPY output parsed by pyarrow in chunks of this size
 TMP_MARK = ".redshift-data-local-tmp-"
+EVENT_ACCOUNT, EVENT_REGION = "123456789012", "us-east-1"  # the local stack's account and Region
 
 SUPPORTED_FORM = ("redshift-data-local implements only UNLOAD ('<SELECT ...>') TO 's3://bucket/prefix' "
                   "IAM_ROLE '<role arn>' [FORMAT [AS]] PARQUET|CSV|JSON [MAXFILESIZE n [MB|GB]] "
@@ -769,8 +778,10 @@ class Statement:
 
 
 class State:
-    def __init__(self, dsn: str, s3_root: Path, database: str, slices: int, log=None):
+    def __init__(self, dsn: str, s3_root: Path, database: str, slices: int, log=None,
+                 events_endpoint: str | None = None):
         self.dsn, self.s3_root, self.database, self.slices = dsn, Path(s3_root), database, slices
+        self.events_endpoint = events_endpoint
         self.lock = threading.Lock()
         self.statements: dict[str, Statement] = {}
         self.tokens: dict[str, str] = {}
@@ -877,8 +888,33 @@ class State:
                 stmt.error = error
         if status in ("FINISHED", "FAILED", "ABORTED"):
             stmt.done.set()
+            if self.events_endpoint and stmt.request.get("WithEvent") is True:
+                self._send_event(stmt)
         self.log(f"statement {stmt.id} {status}" + (f": {error}" if error else "")
                  + (f" ({stmt.rows} rows)" if status == "FINISHED" else ""))
+
+    def _send_event(self, stmt: Statement) -> None:
+        """The status change event, put on the local bus (best effort, like AWS's delivery)."""
+        request = stmt.request
+        warehouse = (f"cluster:{request['ClusterIdentifier']}" if request.get("ClusterIdentifier")
+                     else f"workgroup/{request.get('WorkgroupName')}")
+        event = {
+            "version": "0", "id": str(uuid.uuid4()), "detail-type": "Redshift Data Statement Status Change",
+            "source": "aws.redshift-data", "account": EVENT_ACCOUNT,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stmt.ended or time.time())),
+            "region": EVENT_REGION, "resources": [f"arn:aws:redshift:{EVENT_REGION}:{EVENT_ACCOUNT}:{warehouse}"],
+            "detail": {"principal": f"arn:aws:sts::{EVENT_ACCOUNT}:assumed-role/local/start-run",
+                       "statementName": request.get("StatementName"), "statementId": stmt.id,
+                       "redshiftQueryId": stmt.query_id, "state": stmt.status, "rows": stmt.rows,
+                       "expireAt": int(stmt.created_at) + 24 * 3600},
+        }
+        post = urllib.request.Request(f"{self.events_endpoint}/events", data=json.dumps(event).encode(),
+                                      method="POST", headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(post, timeout=10):
+                pass
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+            self.log(f"statement {stmt.id}: the status change event was not delivered: {err}")
 
     def _run(self, stmt: Statement) -> None:
         job = stmt.job
@@ -1059,12 +1095,13 @@ class Handler(BaseHTTPRequestHandler):
                                "Message": f"{type(err).__name__}: {err}"}, "InternalServerException", operation)
 
 
-def serve(bind: str, s3_root, dsn: str, database: str | None = None, slices: int = 2, log=None):
+def serve(bind: str, s3_root, dsn: str, database: str | None = None, slices: int = 2, log=None,
+          events_endpoint: str | None = None):
     """Starts the server on a background thread: (server, state). server.shutdown() stops it."""
     host, _, port = bind.rpartition(":")
     if database is None:
         database = psycopg.conninfo.conninfo_to_dict(dsn).get("dbname") or os.environ.get("PGDATABASE") or "postgres"
-    state = State(dsn, Path(s3_root), database, slices, log)
+    state = State(dsn, Path(s3_root), database, slices, log, events_endpoint)
     handler = type("BoundHandler", (Handler,), {"state": state})
     server = ThreadingHTTPServer((host or "127.0.0.1", int(port or 0)), handler)
     server.daemon_threads = True
@@ -1134,10 +1171,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--dsn", required=True)
     parser.add_argument("--database", help="the database the emulator serves (default: the dsn's dbname)")
     parser.add_argument("--slices", type=int, default=2)
+    parser.add_argument("--events-endpoint", help="http://HOST:PORT of the local EventBridge bus (local/events_local.py)")
     args = parser.parse_args(argv)
     if args.slices < 1:
         parser.error("--slices must be >= 1")
-    server, _ = serve(args.bind, args.s3_root, args.dsn, args.database, args.slices)
+    server, _ = serve(args.bind, args.s3_root, args.dsn, args.database, args.slices,
+                      events_endpoint=args.events_endpoint)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -13,11 +13,16 @@ stopped (with its children) at the end, on an error, or on Ctrl-C.
                                           forwards the Data Catalog's calls to moto
     redshift-data-local                   the Redshift Data API (the unload engine): runs the
       (local/redshift_data_local.py)      UNLOAD statements on PostgreSQL, writes into s3-local's folder
-    cargo lambda watch                    the eight real Lambda binaries behind the Invoke API
+    cargo lambda watch                    the nine real Lambda binaries behind the Invoke API
+    EventBridge (local/events_local.py)   the default bus: glue-local's and redshift-data-local's
+                                          completion events, matched by the template's own rules,
+                                          delivered to the complete function (or dropped,
+                                          duplicated, delayed when a test asks)
 
 moto's Step Functions engine sends its service calls to http://localhost:$MOTO_PORT, so moto
 itself listens on another port and MOTO_PORT names the Lambda gateway's (local/lambda_gateway.py:
-cargo lambda watch behind the Invoke API's exact answers; every other call passed on to moto).
+cargo lambda watch behind the Invoke API's exact answers; S3 calls passed on to s3-local, every
+other call to moto).
 
 Used by `make demo` (python local/stack.py demo) and by tests/e2e. What they ask the running
 stack (executions, the lake, the warehouse, metrics) is local/stack_queries.py: `stack.queries`.
@@ -40,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import events_local  # noqa: E402
 import lambda_gateway  # noqa: E402
 from asl import BATCH_ASL_PATH, asl_text, substitute  # noqa: E402
 import pgcluster  # noqa: E402
@@ -77,7 +83,9 @@ FUNCTIONS = {
     "RegisterFunctionArn": "register",
     "PlanFunctionArn": "plan",
     "SummarizeFunctionArn": "summarize",
+    "CompleteFunctionArn": "complete",  # not in the ASL: the local EventBridge bus invokes it
 }
+WAIT_PREFIX = "tmp/waits"  # the template's <GlueTempPrefix>/waits: where WaitForRun leaves its token
 
 
 def free_port() -> int:
@@ -133,6 +141,8 @@ class Stack:
     ports: dict = field(default_factory=dict)
     cluster: pgcluster.Cluster | None = None
     gateway: object = None
+    bus_server: object = None  # local EventBridge (events_local); bus: what it delivered
+    bus: object = None
     queries: StackQueries | None = None  # once every endpoint is up
 
     # ---- lifecycle ---------------------------------------------------------------------------
@@ -172,6 +182,9 @@ class Stack:
                             "-H", "127.0.0.1", "-p", str(self.ports["moto"])], moto_env)
         self._wait_for(lambda: port_open(self.ports["moto"]), "moto", 60)
         self.gateway.aws_upstream = self.moto_url
+        self.gateway.s3_upstream = f"http://127.0.0.1:{self.ports['s3']}"
+        self.bus_server, self.bus = events_local.start(STACK_NAME, f"http://127.0.0.1:{self.ports['gateway']}")
+        self.ports["events"] = self.bus_server.server_address[1]
         self._post(f"{self.moto_url}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}})
         self.say(f"  aws         moto (Step Functions, CloudWatch, Glue Data Catalog) on 127.0.0.1:{self.ports['moto']}")
 
@@ -179,13 +192,14 @@ class Stack:
         self.ports["glue"] = self._spawn_ready("glue-local", [
             str(TARGET / "glue-local"), "--bind", "127.0.0.1:0", "--s3-root", str(self.state_dir / "s3"),
             "--state-dir", str(self.state_dir / "glue"), "--python", str(VENV_BIN / "python"),
-            "--catalog-endpoint", self.moto_url], glue_env)
+            "--catalog-endpoint", self.moto_url, "--events-endpoint", self.events_url], glue_env)
         self.say(f"  glue        glue-local on 127.0.0.1:{self.ports['glue']} (runs the job on local PySpark; "
                  f"the catalog's calls go to moto)")
 
         self.ports["redshift-data"] = self._spawn_ready("redshift-data-local", [
             str(VENV_BIN / "python"), str(ROOT / "local" / "redshift_data_local.py"), "--bind", "127.0.0.1:0",
-            "--s3-root", str(self.state_dir / "s3"), "--dsn", self.cluster.dsn], dict(self._aws_env(), PYTHONUNBUFFERED="1"))
+            "--s3-root", str(self.state_dir / "s3"), "--dsn", self.cluster.dsn,
+            "--events-endpoint", self.events_url], dict(self._aws_env(), PYTHONUNBUFFERED="1"))
         self.say(f"  warehouse   redshift-data-local on 127.0.0.1:{self.ports['redshift-data']} (the Data API: "
                  f"UNLOAD on PostgreSQL into s3-local's folder)")
 
@@ -209,6 +223,10 @@ class Stack:
             process.stop()
         self.processes.clear()
         self.queries = None
+        if self.bus_server is not None:
+            self.bus_server.shutdown()
+            self.bus_server.server_close()
+            self.bus_server = None
         if self.gateway is not None:
             self.gateway.shutdown()
             self.gateway.server_close()
@@ -280,6 +298,10 @@ class Stack:
     # ---- configuration -------------------------------------------------------------------------
 
     @property
+    def events_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['events']}"
+
+    @property
     def moto_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['moto']}"
 
@@ -327,6 +349,9 @@ class Stack:
             # Local runs take seconds, not hours: poll often.
             "POLL_MIN_SECONDS": "2", "POLL_MAX_SECONDS": "10", "POLL_GROWTH_PERCENT": "20",
             "METRICS_NAMESPACE": NAMESPACE,
+            # complete: where WaitForRun leaves its token, and this stack's run names.
+            "WAIT_TOKEN_URI": f"s3://{ARTIFACTS_BUCKET}/{WAIT_PREFIX}",
+            "RUN_NAME_PREFIX": f"{STACK_NAME}_",
         }
 
     # ---- "deployment" ------------------------------------------------------------------------
@@ -382,7 +407,8 @@ def local_definition(asl: str) -> str:
     /functions/<binary name>/invocations) and a one-hour execution timeout."""
     try:
         return substitute(asl, dict(FUNCTIONS, Partition="aws", ExecutionTimeoutSeconds="3600",
-                                    UnloadStateMachineArn=STATE_MACHINE_ARN, BatchMaxConcurrency=BATCH_MAX_CONCURRENCY))
+                                    UnloadStateMachineArn=STATE_MACHINE_ARN, BatchMaxConcurrency=BATCH_MAX_CONCURRENCY,
+                                    WaitBucket=ARTIFACTS_BUCKET, WaitPrefix=WAIT_PREFIX))
     except KeyError as err:
         raise StackError(f"the ASL has a substitution the local stack does not fill: {err.args[0]}") from None
 

@@ -90,6 +90,10 @@ impl Upstream {
         format!("http://{}", self.authority)
     }
 
+    pub fn authority(&self) -> &str {
+        &self.authority
+    }
+
     /// Sends the call upstream as it came (minus hop-by-hop headers, with the upstream's Host)
     /// and returns the answer as it came; a transport failure is InternalServiceException.
     pub async fn forward(
@@ -121,7 +125,7 @@ impl Upstream {
     }
 
     /// One request on its own connection: forwarded calls are few (a handful per run).
-    async fn send(&self, request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, String> {
+    pub(crate) async fn send(&self, request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, String> {
         let stream = TcpStream::connect(&self.authority)
             .await
             .map_err(|e| e.to_string())?;

@@ -23,6 +23,7 @@ mod log;
 
 mod admin;
 mod catalog;
+mod events;
 mod faults;
 mod protocol;
 mod runner;
@@ -70,6 +71,10 @@ struct Cli {
     /// e.g. moto's; without it they answer UnknownOperationException.
     #[arg(long, value_name = "http://HOST:PORT", value_parser = catalog::Upstream::parse)]
     catalog_endpoint: Option<catalog::Upstream>,
+    /// Announce every run's end ("Glue Job State Change") to this EventBridge stand-in
+    /// (POST /events); without it, no events.
+    #[arg(long, value_name = "http://HOST:PORT", value_parser = catalog::Upstream::parse)]
+    events_endpoint: Option<catalog::Upstream>,
 }
 
 /// An absolute path (runs start in their own folder, so relative paths would break).
@@ -130,6 +135,7 @@ async fn serve(cli: Cli) -> Result<(), String> {
         s3_root.clone(),
         state_dir.clone(),
         Duration::from_secs(cli.timeout_unit_seconds),
+        cli.events_endpoint.clone(),
     ));
     let faults = Arc::new(faults::Faults::default());
     for fault in cli.faults {

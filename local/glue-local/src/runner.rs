@@ -14,6 +14,8 @@
 //! PR_SET_PDEATHSIG, so it dies even if the server is SIGKILLed; on SIGTERM/SIGINT the server
 //! ends every group itself (`shutdown`) and records those runs as STOPPED.
 
+use crate::catalog::Upstream;
+use crate::events;
 use crate::store::{Launch, Outcome, RunState, Store};
 use std::collections::{HashSet, VecDeque};
 use std::fs::File;
@@ -42,6 +44,8 @@ pub struct Runner {
     /// Process groups that may still have members.
     groups: Mutex<HashSet<i32>>,
     shutting_down: AtomicBool,
+    /// The local EventBridge bus that hears of every run's end (`--events-endpoint`).
+    events: Option<Upstream>,
 }
 
 /// Why the runner stopped waiting for the process to exit by itself.
@@ -58,6 +62,7 @@ impl Runner {
         s3_root: PathBuf,
         state_dir: PathBuf,
         timeout_unit: Duration,
+        events: Option<Upstream>,
     ) -> Self {
         Self {
             store,
@@ -67,6 +72,7 @@ impl Runner {
             timeout_unit,
             groups: Mutex::default(),
             shutting_down: AtomicBool::new(false),
+            events,
         }
     }
 
@@ -82,7 +88,18 @@ impl Runner {
                 } else {
                     runner.execute(&launch).await
                 };
-                match runner.store.run_finished(&launch, outcome) {
+                let (state, message) = (outcome.state, outcome.error_message.clone());
+                let next = runner.store.run_finished(&launch, outcome);
+                if let Some(bus) = runner.events.as_ref().filter(|_| events::is_final(state)) {
+                    let event = events::job_state_change(
+                        &launch.job_name,
+                        &launch.run_id,
+                        state,
+                        message.as_deref(),
+                    );
+                    events::put(bus, event).await;
+                }
+                match next {
                     Some(next) => launch = next,
                     None => break,
                 }
