@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod catalog;
 pub mod checks;
+pub mod completion;
 pub mod config;
 pub mod contract;
 pub mod error;

@@ -4,7 +4,8 @@
 //! - ExecuteStatement carries a ClientToken derived from the execution ("a unique,
 //!   case-sensitive identifier that you provide to ensure the idempotency of the request",
 //!   Data API reference), so a retried start returns the statement already running instead of
-//!   issuing a second UNLOAD. `recent_runs` therefore has nothing to look up.
+//!   issuing a second UNLOAD. `recent_runs` therefore has nothing to look up. It also sets
+//!   WithEvent, so the statement's end is announced on EventBridge (completion.rs).
 //! - DescribeStatement's Status maps onto the run states: SUBMITTED and PICKED → STARTING,
 //!   STARTED → RUNNING, FAILED → FAILED, ABORTED → STOPPED, FINISHED → SUCCEEDED once the
 //!   commit (unload_commit.rs) has made the files the current version, or ERROR when the commit
@@ -225,6 +226,9 @@ impl<S: LakeStore + Sync> Engine for UnloadEngine<'_, S> {
             .sql(statement.sql)
             .database(&self.settings.database)
             .statement_name(job)
+            // The Data API sends its "Redshift Data Statement Status Change" event only for a
+            // statement executed WithEvent: the complete function wakes the wait on it.
+            .with_event(true)
             .client_token(unload_sql::client_token(execution_id));
         call = match &self.settings.warehouse {
             Warehouse::Cluster {
@@ -408,6 +412,7 @@ mod tests {
                     && r.workgroup_name().is_none()
                     && r.database() == Some("dev")
                     && r.statement_name() == Some("job")
+                    && r.with_event() == Some(true)
             })
             .then_output(|| ExecuteStatementOutput::builder().id("st-1").build());
         let (settings, request) = (cluster(), request());

@@ -1,5 +1,6 @@
 //! Step Functions: the batch workflow looks its children up (DescribeExecution) by their
-//! deterministic names under the unload workflow.
+//! deterministic names under the unload workflow; the complete function wakes a waiting
+//! execution (SendTaskSuccess).
 
 use super::describe;
 use crate::error::{Result, UnloadError};
@@ -79,6 +80,55 @@ impl Executions {
         Err(UnloadError::InvalidRequest(format!(
             "{base} has been tried {MAX_ATTEMPTS} times; find out why it fails before starting it again"
         )))
+    }
+}
+
+/// What SendTaskSuccess did with a task token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskAnswer {
+    /// The waiting task completed with the output.
+    Delivered,
+    /// The token can complete nothing any more: its error code (TaskDoesNotExist, TaskTimedOut,
+    /// InvalidToken). The task already ended: completed by an earlier event, timed out into the
+    /// poll, or its execution is gone.
+    Closed(&'static str),
+}
+
+/// The SendTaskSuccess error codes that mean the token is spent (Step Functions API reference,
+/// SendTaskSuccess, Errors).
+pub const CLOSED_TASK_CODES: [&str; 3] = ["TaskDoesNotExist", "TaskTimedOut", "InvalidToken"];
+
+/// Completes the task waiting on `token` with `output` (JSON text). A spent token is an answer,
+/// not an error; anything else (throttling, 5xx, network, output refused) is StepFunctionsError.
+/// The token never appears in the error's message.
+pub async fn send_task_success(client: &Client, token: &str, output: &str) -> Result<TaskAnswer> {
+    match client
+        .send_task_success()
+        .task_token(token)
+        .output(output)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(TaskAnswer::Delivered),
+        Err(err) => {
+            let code = err.as_service_error().and_then(|e| {
+                if e.is_task_does_not_exist() {
+                    Some(CLOSED_TASK_CODES[0])
+                } else if e.is_task_timed_out() {
+                    Some(CLOSED_TASK_CODES[1])
+                } else if e.is_invalid_token() {
+                    Some(CLOSED_TASK_CODES[2])
+                } else {
+                    None
+                }
+            });
+            match code {
+                Some(code) => Ok(TaskAnswer::Closed(code)),
+                None => Err(UnloadError::StepFunctionsError(
+                    describe("Step Functions SendTaskSuccess", &err).replace(token, "<task token>"),
+                )),
+            }
+        }
     }
 }
 
