@@ -125,3 +125,31 @@ def nested_executions() -> Iterator[None]:
     with mock.patch.object(StateTaskServiceSfn, "_normalise_parameters", normalise_parameters), \
             mock.patch.object(StateTaskServiceSfn, "_normalise_response", normalise_response):
         yield
+
+
+def spent_task_tokens() -> Any:
+    """AWS answers SendTaskSuccess (and SendTaskFailure) for a task that has already closed —
+    completed by an earlier callback, or timed out — with TaskTimedOut ("the task token has
+    either expired or the task associated with the token has already been closed", Step
+    Functions API reference). moto 5.2.5 accepts the second callback silently, and a callback
+    after a timeout as well. This makes a closed task's token answer TaskTimedOut: the task is
+    closed once its endpoint has been notified or interrupted (moto interrupts it when the task
+    ends, whatever ended it)."""
+    from unittest import mock
+
+    from moto.core.exceptions import AWSError
+    from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackPoolManager
+
+    class TaskTimedOut(AWSError):  # moto's own (parser.api) has no wire code: answers "()"
+        TYPE = "TaskTimedOut"
+        STATUS = 400
+
+    original = CallbackPoolManager.notify
+
+    def notify(self: Any, callback_id: str, outcome: Any) -> bool:
+        endpoint = self.get(callback_id)
+        if endpoint is not None and endpoint._notify_event.is_set():
+            raise TaskTimedOut("Task Timed Out: 'Provided task does not exist anymore'")
+        return original(self, callback_id, outcome)
+
+    return mock.patch.object(CallbackPoolManager, "notify", notify)

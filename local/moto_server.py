@@ -20,7 +20,7 @@ from pathlib import Path
 import cbor2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from moto_patches import fast_engine, iso_start_time, nested_executions, unknown_lambda_errors  # noqa: E402
+from moto_patches import fast_engine, iso_start_time, nested_executions, spent_task_tokens, unknown_lambda_errors  # noqa: E402
 
 CBOR_PATH = "/service/GraniteServiceVersion20100801/operation/"
 ACCOUNT = "123456789012"  # moto's default account
@@ -82,7 +82,7 @@ def main(argv: list[str]) -> int:
     # moto logs a large stack trace on every Fail state; the execution history has the error.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     app = cloudwatch_cbor(DomainDispatcherApplication(create_backend_app))
-    with iso_start_time(), fast_engine(), unknown_lambda_errors(), nested_executions():
+    with iso_start_time(), fast_engine(), unknown_lambda_errors(), nested_executions(), spent_task_tokens():
         run_simple(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     return 0
 

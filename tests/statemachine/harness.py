@@ -45,7 +45,7 @@ from urllib.parse import unquote
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "local"))
 from asl import asl_text, placeholders, substitute  # noqa: E402,F401 (re-exported for the tests)
-from moto_patches import fast_engine, iso_start_time, nested_executions, unknown_lambda_errors  # noqa: E402
+from moto_patches import fast_engine, iso_start_time, nested_executions, spent_task_tokens, unknown_lambda_errors  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT_PATH = ROOT / "docs" / "CONTRACT.md"
@@ -365,6 +365,7 @@ class Machine:
             self._stack.enter_context(fast_engine())
             self._stack.enter_context(unknown_lambda_errors())
             self._stack.enter_context(nested_executions())
+            self._stack.enter_context(spent_task_tokens())
             self.sfn = boto3.client("stepfunctions", region_name=REGION)
             self.s3 = boto3.client("s3", region_name=REGION)
             self.s3.create_bucket(Bucket=LOCAL_SUBSTITUTIONS["WaitBucket"])  # WaitForRun's tokens

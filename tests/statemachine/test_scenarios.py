@@ -534,3 +534,30 @@ def test_a_48_hour_run_whose_events_are_all_dropped_stays_far_below_the_history_
     assert clocked.seen_at - 48 * 3600 < 900
     assert len(ex.events) == 13 * polls + 35
     assert len(ex.events) < 5_000 < 25_000
+
+
+def test_a_token_is_spent_once_its_wait_has_ended_as_aws_answers(machine):
+    # A duplicated or late event must not complete anything: AWS answers SendTaskSuccess for a
+    # closed task with TaskTimedOut (the twin is taught so: local/moto_patches.py spent_task_tokens).
+    tokens: list[str] = []
+    answers: list[str] = []
+
+    def on_callback(seconds):  # inside WaitForRun: its token is the object's body
+        tokens.append(machine.s3.get_object(Bucket="artifacts", Key=TOKEN_KEY)["Body"].read().decode())
+        if len(tokens) == 1:
+            return WAKE  # the first wait is woken by its event (the poll still finds the run going)
+        for spent in tokens[:-1]:  # the woken first token, then the timed-out second one
+            try:
+                machine.sfn.send_task_success(taskToken=spent, output="{}")
+                answers.append("accepted")
+            except machine.sfn.exceptions.TaskTimedOut:
+                answers.append("TaskTimedOut")
+            except Exception as err:  # noqa: BLE001 (recorded for the assertion below)
+                answers.append(repr(err))
+        return None
+
+    ex = machine.run(happy(**glue(polls=3)), REQUEST_INPUT, on_callback=on_callback)
+
+    assert ex.status == "SUCCEEDED", (ex.error, ex.cause)
+    assert wait_outcomes(ex) == ["TaskSucceeded", "TaskTimedOut", "TaskTimedOut"]
+    assert answers == ["TaskTimedOut", "TaskTimedOut", "TaskTimedOut"]

@@ -28,8 +28,9 @@ pub const RUN_NAME_PREFIX_ENV: &str = "RUN_NAME_PREFIX";
 /// just before its execution has stored the token.
 pub const TOKEN_LOOKUPS: u32 = 3;
 pub const LOOKUP_PAUSE: Duration = Duration::from_secs(1);
-/// SendTaskSuccess takes a taskToken of 1 to 1024 characters (Step Functions API reference).
-pub const MAX_TOKEN_BYTES: u64 = 1024;
+/// SendTaskSuccess takes a taskToken of 1 to 2048 characters (Step Functions API reference,
+/// SendTaskSuccess, "Length Constraints").
+pub const MAX_TOKEN_BYTES: u64 = 2048;
 
 pub struct Settings {
     pub wait: S3Location,
