@@ -125,7 +125,10 @@ impl Upstream {
     }
 
     /// One request on its own connection: forwarded calls are few (a handful per run).
-    pub(crate) async fn send(&self, request: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, String> {
+    pub(crate) async fn send(
+        &self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<Response<Full<Bytes>>, String> {
         let stream = TcpStream::connect(&self.authority)
             .await
             .map_err(|e| e.to_string())?;

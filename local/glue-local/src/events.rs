@@ -84,7 +84,10 @@ pub async fn put(bus: &Upstream, event: Value) {
         },
         Err(err) => err.to_string(),
     };
-    log!("event for run {} not delivered: {outcome}", event["detail"]["jobRunId"]);
+    log!(
+        "event for run {} not delivered: {outcome}",
+        event["detail"]["jobRunId"]
+    );
 }
 
 /// An event id in EventBridge's UUID shape, derived from the run id (unique per run).
