@@ -82,10 +82,13 @@ else:
     errors.append(f"no AWS::Serverless::StateMachine in {template_path} has DefinitionUri: {asl_path}")
 
 # The definition with dummies, as CloudFormation would substitute it: a placeholder that is a whole
-# string is a function ARN, one inside a string takes its value from INSIDE_STRINGS (the partition
-# of arn:${Partition}:states:::lambda:invoke), a bare one is a number (the overall timeout).
-INSIDE_STRINGS = {"Partition": "aws"}
-dummy = re.sub(r'"\$\{([^}]*)\}"', lambda m: json.dumps(f"arn:aws:lambda:us-east-1:123456789012:function:{m.group(1)}"), text)
+# string is a function ARN (or its WHOLE_STRINGS value), one inside a string takes its value from
+# INSIDE_STRINGS (the partition of arn:${Partition}:states:::lambda:invoke), a bare one is a number
+# (the overall timeout).
+INSIDE_STRINGS = {"Partition": "aws", "WaitPrefix": "unload-tmp/waits"}
+WHOLE_STRINGS = {"WaitBucket": "datalake"}  # the one whole-string placeholder that is no function
+dummy = re.sub(r'"\$\{([^}]*)\}"', lambda m: json.dumps(WHOLE_STRINGS.get(
+    m.group(1), f"arn:aws:lambda:us-east-1:123456789012:function:{m.group(1)}")), text)
 def inside(m):
     if m.group(1) not in INSIDE_STRINGS:
         errors.append(f"{asl_path}: no dummy value for ${{{m.group(1)}}} inside a string (add it to INSIDE_STRINGS)")

@@ -395,3 +395,35 @@ def test_kms_permissions_only_with_a_lake_key():
 def test_the_schedule_defaults_to_yesterday():
     assert PARAMETERS["DayOffsetDays"]["Default"] == -1
     assert "yesterday" in PARAMETERS["ScheduleInput"]["Description"]
+
+
+def test_the_completion_path_has_the_least_it_needs():
+    waits = "${GlueTempPrefix}/waits"
+    objects = {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::${{DataLakeBucketName}}/{waits}/*"}
+    # The state machine leaves and forgets the token there, and nowhere else.
+    sm = RESOURCES["UnloadStateMachine"]["Properties"]
+    assert sm["DefinitionSubstitutions"]["WaitBucket"] == {"Ref": "DataLakeBucketName"}
+    assert sm["DefinitionSubstitutions"]["WaitPrefix"] == {"Fn::Sub": waits}
+    (token,) = [s for s in _statements("UnloadStateMachine") if s.get("Sid") == "LeaveAndForgetTheWaitToken"]
+    assert sorted(token["Action"]) == ["s3:DeleteObject", "s3:PutObject"] and token["Resource"] == objects
+    # complete reads the token, wakes only this stack's unload workflow, and lists nothing else.
+    complete = RESOURCES["CompleteFunction"]["Properties"]
+    assert complete["Environment"]["Variables"] == {
+        "WAIT_TOKEN_URI": {"Fn::Sub": f"s3://${{DataLakeBucketName}}/{waits}"},
+        "RUN_NAME_PREFIX": {"Fn::Sub": "${AWS::StackName}_"},
+    }
+    by_sid = {s["Sid"]: s for s in _statements("CompleteFunction")}
+    assert by_sid["ReadTheWaitToken"]["Action"] == "s3:GetObject" and by_sid["ReadTheWaitToken"]["Resource"] == objects
+    assert by_sid["WakeTheWaitingExecution"] == {"Sid": "WakeTheWaitingExecution", "Effect": "Allow",
+                                                 "Action": "states:SendTaskSuccess",
+                                                 "Resource": {"Ref": "UnloadStateMachine"}}
+    assert by_sid["TellAMissingTokenFromAPermissionsProblem"]["Action"] == "s3:ListBucket"
+    assert set(by_sid) == {"ReadTheWaitToken", "TellAMissingTokenFromAPermissionsProblem", "WakeTheWaitingExecution",
+                           "ReadTheWaitTokenWithTheLakeKey"}
+    # Its rules hear only this stack's runs (job and statement names carry the prefix) ending.
+    rules = {name: e["Properties"]["Pattern"] for name, e in complete["Events"].items()}
+    assert set(rules) == {"GlueRunEnded", "StatementEnded"}
+    assert rules["GlueRunEnded"]["detail"] == {"jobName": [{"prefix": {"Fn::Sub": "${AWS::StackName}_"}}],
+                                               "state": ["SUCCEEDED", "FAILED", "TIMEOUT", "STOPPED"]}
+    assert rules["StatementEnded"]["detail"] == {"statementName": [{"prefix": {"Fn::Sub": "${AWS::StackName}_"}}],
+                                                 "state": ["FINISHED", "FAILED", "ABORTED"]}
