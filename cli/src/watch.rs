@@ -47,7 +47,10 @@ pub struct Line {
 
 impl Line {
     pub fn text(&self) -> String {
+        let in_wait = self.state.as_deref() == Some(WAIT_STATE);
         let verb = match self.event.as_str() {
+            "TaskTimedOut" if in_wait => "timeout",
+            "TaskSucceeded" if in_wait => "woken",
             e if e.ends_with("StateEntered") => "enter",
             e if e.ends_with("StateExited") => "exit",
             "TaskFailed" | "LambdaFunctionFailed" | "TaskTimedOut" | "LambdaFunctionTimedOut" => {
@@ -106,6 +109,18 @@ impl Narrator {
             let detail = exit_detail(event.state.as_deref(), event.output.as_deref());
             return Some(line(event.state.clone(), detail));
         }
+        if self.current.as_deref() == Some(WAIT_STATE) {
+            // The callback wait ends in one of two ordinary ways (docs/ARCHITECTURE.md,
+            // "Completion events"): neither is an error.
+            match kind {
+                "TaskSucceeded" => return Some(line(self.current.clone(), woken_by(event))),
+                "TaskTimedOut" => {
+                    let detail = "no completion event within the poll interval: polling now".into();
+                    return Some(line(self.current.clone(), detail));
+                }
+                _ => {}
+            }
+        }
         match kind {
             "TaskFailed" | "LambdaFunctionFailed" | "TaskTimedOut" | "LambdaFunctionTimedOut" => {
                 let detail = format!(
@@ -134,6 +149,22 @@ impl Narrator {
             )),
             _ => None,
         }
+    }
+}
+
+/// The state that waits for a run's end, woken by its completion event or timed out.
+const WAIT_STATE: &str = "WaitForRun";
+
+/// The wake record complete sent (docs/CONTRACT.md, "Completion events"), in a few words.
+fn woken_by(event: &Event) -> String {
+    let wake: Value = event
+        .output
+        .as_deref()
+        .and_then(|o| serde_json::from_str(o).ok())
+        .unwrap_or(Value::Null);
+    match (wake["detail_type"].as_str(), wake["state"].as_str()) {
+        (Some(kind), Some(state)) => format!("by the completion event {kind} ({state})"),
+        _ => "by SendTaskSuccess".to_string(),
     }
 }
 
@@ -380,6 +411,41 @@ mod tests {
             .detail,
             "glue run jr_0123456789abc SUCCEEDED"
         );
+    }
+
+    #[test]
+    fn the_wait_says_whether_an_event_woke_it_or_the_poll_interval_ended() {
+        let mut n = Narrator::new(at(0).unwrap());
+        n.line(&event(7, 5, "TaskStateEntered", Some("WaitForRun"), None));
+        let mut timed_out = event(8, 10, "TaskTimedOut", None, None);
+        timed_out.error = Some("States.Timeout".into());
+        assert_eq!(
+            n.line(&timed_out).unwrap().text(),
+            "  +10.0s  timeout   WaitForRun  no completion event within the poll interval: polling now"
+        );
+        let wake = r#"{"woken_by":"event","source":"aws.glue","detail_type":"Glue Job State Change","state":"SUCCEEDED"}"#;
+        let woken = n
+            .line(&event(9, 12, "TaskSucceeded", None, Some(wake)))
+            .unwrap();
+        assert_eq!(
+            woken.text(),
+            "  +12.0s  woken     WaitForRun  by the completion event Glue Job State Change (SUCCEEDED)"
+        );
+        // Outside the wait, a timed-out task is still reported as an error.
+        n.line(&event(
+            10,
+            12,
+            "TaskStateEntered",
+            Some("CheckStatus"),
+            None,
+        ));
+        let mut other = event(11, 13, "TaskTimedOut", None, None);
+        other.error = Some("States.Timeout".into());
+        assert!(n
+            .line(&other)
+            .unwrap()
+            .detail
+            .contains("Retry/Catch decides"));
     }
 
     #[test]
