@@ -24,8 +24,9 @@ pub const WAIT_TOKEN_URI_ENV: &str = "WAIT_TOKEN_URI";
 /// The stack's run name prefix (`<StackName>_`): its Glue jobs and statements are named so.
 pub const RUN_NAME_PREFIX_ENV: &str = "RUN_NAME_PREFIX";
 
-/// A missing token is looked for this many times in all, `LOOKUP_PAUSE` apart: a run may end
-/// just before its execution has stored the token.
+/// The token object is read at most this many times, `LOOKUP_PAUSE` apart: a run may end just
+/// before its execution has stored the token, or between a wait's timeout and the next wait (the
+/// token found is then spent, and the next wait's comes a moment later).
 pub const TOKEN_LOOKUPS: u32 = 3;
 pub const LOOKUP_PAUSE: Duration = Duration::from_secs(1);
 /// SendTaskSuccess takes a taskToken of 1 to 2048 characters (Step Functions API reference,
@@ -111,27 +112,36 @@ where
     };
     let run_id = wake.run_id.as_str();
     let uri = settings.token_uri(run_id);
-    let Some(token) = find_token(&clients.s3, &uri, pause).await? else {
-        return Ok(ignored(
-            Some(run_id),
-            &format!(
-                "no execution waits on run {run_id} (no token at {uri} after {TOKEN_LOOKUPS} looks); the poll will see its end"
-            ),
-        ));
-    };
     let record = wake.record().to_string();
-    match sfn::send_task_success(&clients.sfn, &token, &record).await? {
-        TaskAnswer::Delivered => {
-            log_woke(&wake);
-            Ok(answer("woke", Some(run_id), None))
+    // The last token Step Functions answered as closed, and how.
+    let mut spent: Option<(String, String)> = None;
+    for look in 1..=TOKEN_LOOKUPS {
+        if look > 1 {
+            pause(LOOKUP_PAUSE).await;
         }
-        TaskAnswer::Closed(code) => Ok(ignored(
-            Some(run_id),
-            &format!(
-                "the wait on run {run_id} had already ended ({code}): a repeated or late event, or the poll came first"
-            ),
-        )),
+        let Some(token) = read_token(&clients.s3, &uri).await? else {
+            continue;
+        };
+        if spent.as_ref().is_some_and(|(old, _)| *old == token) {
+            continue; // the next wait has not stored its token yet
+        }
+        match sfn::send_task_success(&clients.sfn, &token, &record).await? {
+            TaskAnswer::Delivered => {
+                log_woke(&wake);
+                return Ok(answer("woke", Some(run_id), None));
+            }
+            TaskAnswer::Closed(code) => spent = Some((token, code.to_string())),
+        }
     }
+    let reason = match spent {
+        Some((_, code)) => format!(
+            "the wait on run {run_id} had already ended ({code}) and no later wait appeared: a repeated or late event, or the poll came first"
+        ),
+        None => format!(
+            "no execution waits on run {run_id} (no token at {uri} after {TOKEN_LOOKUPS} looks); the poll will see its end"
+        ),
+    };
+    Ok(ignored(Some(run_id), &reason))
 }
 
 fn log_woke(wake: &Wake) {
@@ -145,25 +155,12 @@ fn log_woke(wake: &Wake) {
     );
 }
 
-/// The token at `uri`, looked for `TOKEN_LOOKUPS` times; None when it never appears.
-async fn find_token<P, F>(
-    client: &aws_sdk_s3::Client,
-    uri: &str,
-    pause: P,
-) -> Result<Option<String>>
-where
-    P: Fn(Duration) -> F,
-    F: Future<Output = ()>,
-{
-    for look in 1..=TOKEN_LOOKUPS {
-        if look > 1 {
-            pause(LOOKUP_PAUSE).await;
-        }
-        if let Some(bytes) = s3::read_object_at_most(client, uri, MAX_TOKEN_BYTES).await? {
-            return token_from(bytes, uri).map(Some);
-        }
+/// The token at `uri`; None when there is no object.
+async fn read_token(client: &aws_sdk_s3::Client, uri: &str) -> Result<Option<String>> {
+    match s3::read_object_at_most(client, uri, MAX_TOKEN_BYTES).await? {
+        Some(bytes) => token_from(bytes, uri).map(Some),
+        None => Ok(None),
     }
-    Ok(None)
 }
 
 /// The object's text, the token only (surrounding white space dropped). Anything else is not a
@@ -451,13 +448,49 @@ mod tests {
             );
             let spent = mock!(aws_sdk_sfn::Client::send_task_success).then_error(error);
             let clients = clients(&[&found, &missing], &[&spent]);
-            let (out, _) = run(sample("glue"), &clients).await;
+            let (out, pauses) = run(sample("glue"), &clients).await;
             let out = out.unwrap();
             assert_eq!(out["action"], "ignored", "{code}");
             assert!(out["reason"].as_str().unwrap().contains(code), "{out}");
             assert_no_token(&out);
-            assert_eq!(spent.num_calls(), 1);
+            // Looked again for a later wait's token; the same spent one is not sent twice.
+            assert_eq!((found.num_calls(), spent.num_calls()), (3, 1));
+            assert_eq!(pauses, [LOOKUP_PAUSE, LOOKUP_PAUSE]);
         }
+    }
+
+    #[tokio::test]
+    async fn a_run_that_ends_between_two_waits_wakes_the_next_one() {
+        // The token read first belongs to a wait that has just timed out; the next wait stores
+        // its own a moment later, and that one is woken.
+        const NEXT: &str = "AQB8AAAAKgAAAAMAAAAAAAAAAe8SECRETnext+/=";
+        let tokens = mock!(aws_sdk_s3::Client::get_object)
+            .sequence()
+            .output(|| {
+                GetObjectOutput::builder()
+                    .body(ByteStream::from_static(TOKEN.as_bytes()))
+                    .build()
+            })
+            .output(|| {
+                GetObjectOutput::builder()
+                    .body(ByteStream::from_static(NEXT.as_bytes()))
+                    .build()
+            })
+            .build();
+        let closed = mock!(aws_sdk_sfn::Client::send_task_success)
+            .match_requests(|r| r.task_token() == Some(TOKEN))
+            .then_error(|| SendTaskSuccessError::TaskTimedOut(TaskTimedOut::builder().build()));
+        let woken = mock!(aws_sdk_sfn::Client::send_task_success)
+            .match_requests(|r| r.task_token() == Some(NEXT))
+            .then_output(|| SendTaskSuccessOutput::builder().build());
+        let clients = clients(&[&tokens], &[&closed, &woken]);
+        let (out, pauses) = run(sample("glue"), &clients).await;
+        assert_eq!(out.unwrap()["action"], "woke");
+        assert_eq!(
+            (tokens.num_calls(), closed.num_calls(), woken.num_calls()),
+            (2, 1, 1)
+        );
+        assert_eq!(pauses, [LOOKUP_PAUSE]);
     }
 
     #[tokio::test]
