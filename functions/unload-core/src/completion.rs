@@ -140,53 +140,32 @@ impl Completion {
             .time
             .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         let (source, detail_type) = (event.source.as_str(), event.detail_type.as_str());
-        let (engine, source, detail_type, name, run_id, state) = match (source, detail_type) {
+        let ended = match (source, detail_type) {
             (GLUE_SOURCE, GLUE_DETAIL_TYPE) => {
-                let detail: GlueJobStateChange = match serde_json::from_value(event.detail) {
-                    Ok(detail) => detail,
-                    Err(e) => return Ok(Self::ignore(None, malformed(detail_type, &e))),
-                };
-                if !GLUE_TERMINAL_STATES.contains(&detail.state.as_str()) {
-                    return Ok(Self::ignore(
-                        Some(&detail.job_run_id),
-                        format!("state {} does not end a job run", detail.state),
-                    ));
-                }
-                (
-                    EngineKind::Glue,
-                    GLUE_SOURCE,
-                    GLUE_DETAIL_TYPE,
-                    detail.job_name,
-                    detail.job_run_id,
-                    detail.state,
-                )
+                run_end::<GlueJobStateChange>(event.detail, GLUE_DETAIL_TYPE, &GLUE_TERMINAL_STATES)
             }
-            (DATA_API_SOURCE, DATA_API_DETAIL_TYPE) => {
-                let detail: StatementStatusChange = match serde_json::from_value(event.detail) {
-                    Ok(detail) => detail,
-                    Err(e) => return Ok(Self::ignore(None, malformed(detail_type, &e))),
-                };
-                if !DATA_API_TERMINAL_STATES.contains(&detail.state.as_str()) {
-                    return Ok(Self::ignore(
-                        Some(&detail.statement_id),
-                        format!("state {} does not end a statement", detail.state),
-                    ));
-                }
-                (
-                    EngineKind::Unload,
-                    DATA_API_SOURCE,
-                    DATA_API_DETAIL_TYPE,
-                    detail.statement_name,
-                    detail.statement_id,
-                    detail.state,
-                )
-            }
+            (DATA_API_SOURCE, DATA_API_DETAIL_TYPE) => run_end::<StatementStatusChange>(
+                event.detail,
+                DATA_API_DETAIL_TYPE,
+                &DATA_API_TERMINAL_STATES,
+            ),
             _ => {
                 return Ok(Self::ignore(
                     None,
                     format!("an event of {source:?} {detail_type:?} is not a run's completion"),
                 ))
             }
+        };
+        let RunEnd {
+            engine,
+            source,
+            detail_type,
+            name,
+            run_id,
+            state,
+        } = match ended {
+            Ok(ended) => ended,
+            Err((run_id, reason)) => return Ok(Self::ignore(run_id.as_deref(), reason)),
         };
         if run_name_prefix.is_empty() || !name.starts_with(run_name_prefix) {
             return Ok(Self::ignore(
@@ -217,6 +196,68 @@ impl Completion {
             event_time,
         }))
     }
+}
+
+/// A run's end as either service's event detail gives it.
+struct RunEnd {
+    engine: EngineKind,
+    source: &'static str,
+    detail_type: &'static str,
+    name: String,
+    run_id: String,
+    state: String,
+}
+
+/// The detail of one service's completion event.
+trait EndDetail: DeserializeOwned {
+    const ENGINE: EngineKind;
+    const SOURCE: &'static str;
+    /// What the service's run is called, for the log.
+    const RUN: &'static str;
+    /// (name, run id, state)
+    fn parts(self) -> (String, String, String);
+}
+
+impl EndDetail for GlueJobStateChange {
+    const ENGINE: EngineKind = EngineKind::Glue;
+    const SOURCE: &'static str = GLUE_SOURCE;
+    const RUN: &'static str = "job run";
+    fn parts(self) -> (String, String, String) {
+        (self.job_name, self.job_run_id, self.state)
+    }
+}
+
+impl EndDetail for StatementStatusChange {
+    const ENGINE: EngineKind = EngineKind::Unload;
+    const SOURCE: &'static str = DATA_API_SOURCE;
+    const RUN: &'static str = "statement";
+    fn parts(self) -> (String, String, String) {
+        (self.statement_name, self.statement_id, self.state)
+    }
+}
+
+/// The detail read as `D`; a detail that lacks what the wake needs, or a state that ends
+/// nothing, is a reason to ignore the event (with the run id when there is one).
+fn run_end<D: EndDetail>(
+    detail: Value,
+    detail_type: &'static str,
+    terminal: &[&str],
+) -> std::result::Result<RunEnd, (Option<String>, String)> {
+    let detail: D =
+        serde_json::from_value(detail).map_err(|e| (None, malformed(detail_type, &e)))?;
+    let (name, run_id, state) = detail.parts();
+    if !terminal.contains(&state.as_str()) {
+        let reason = format!("state {state} does not end a {}", D::RUN);
+        return Err((Some(run_id), reason));
+    }
+    Ok(RunEnd {
+        engine: D::ENGINE,
+        source: D::SOURCE,
+        detail_type,
+        name,
+        run_id,
+        state,
+    })
 }
 
 fn kind_name(engine: EngineKind) -> &'static str {
