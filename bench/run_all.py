@@ -179,7 +179,7 @@ def summary_rows(lambda_figures, demo: dict | None, parts: list[str]) -> list[tu
         rows += [
             ("End to end", "stack start (cargo build check, PostgreSQL + 1M-row seed, s3, moto, glue-local, lambdas)", f"{demo['stack_start']:.1f} s"),
             ("End to end", "execution: Validate + EnsureJob + StartRun", f"{demo['validate_ensure_start']:.1f} s"),
-            ("End to end", "execution: waiting for Glue (Wait + CheckStatus polls)",
+            ("End to end", "execution: waiting for Glue (WaitForRun + CheckStatus polls)",
              f"{demo['waiting_for_glue']:.1f} s ({demo['polls']} polls; the run itself {demo['glue_execution_seconds']} s)"),
             ("End to end", "execution: RegisterInCatalog (the catalog: glue-local → moto)", f"{demo['register']:.1f} s"),
             ("End to end", "execution: Report", f"{demo['report']:.1f} s"),
