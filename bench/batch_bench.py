@@ -378,13 +378,8 @@ def main() -> int:
     text = render(child, batches, cap, concurrency, results, wall)
     print(text)
     if not args.print_only:
-        benchdoc.replace_section(SECTION, SECTION + "\n\n" + text)
-        print(f"bench: wrote the tables into {benchdoc.DOC.relative_to(ROOT)} ({SECTION})", file=sys.stderr)
-    missed = [what for passed, what in results if not passed]
-    if missed:
-        print("bench: target missed: " + "; ".join(missed), file=sys.stderr)
-        return 1
-    return 0
+        benchdoc.write(SECTION, SECTION + "\n\n" + text, "bench")
+    return benchdoc.exit_status(results, "bench")
 
 
 if __name__ == "__main__":

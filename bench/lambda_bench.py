@@ -613,17 +613,12 @@ def main() -> int:
         args.json.write_text(json.dumps({"meta": meta, "figures": [asdict(f) for f in figures],
                                          "acceptance": acceptance(figures)}, indent=2))
     if args.update_docs:
-        benchdoc.replace_section(SECTION, section)
-        print(f"lambda_bench: updated {DOC.relative_to(ROOT)}", file=sys.stderr)
+        benchdoc.write(SECTION, section, "lambda_bench")
         import charts
 
         print(f"lambda_bench: drew {charts.lambda_footprint(charts.lambda_pairs_from_figures(figures)).relative_to(ROOT)}",
               file=sys.stderr)
-    missed = [what for ok, what in acceptance(figures) if not ok]
-    if missed:
-        print("lambda_bench: target missed: " + "; ".join(missed), file=sys.stderr)
-        return 1
-    return 0
+    return benchdoc.exit_status(acceptance(figures), "lambda_bench")
 
 
 if __name__ == "__main__":

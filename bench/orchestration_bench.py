@@ -76,7 +76,6 @@ POLLING = ("ours, new job", "ours, steady job", "fixed 30 s")
 EVENTS = "events + safety net"
 DROPPED = "events dropped"
 PRICE_PER_TRANSITION = 0.025 / 1000  # USD, Standard workflows (us-east-1 list price)
-BENCHMARKS_MD = benchdoc.DOC
 SECTION = "## Orchestration cost"
 UNLOADCTL = Path(os.environ.get("UNLOADCTL", ROOT / "target" / "debug" / "unloadctl"))
 
@@ -358,15 +357,10 @@ def main() -> int:
     )
     print(text)
     if not args.print_only:
-        benchdoc.replace_section(SECTION, SECTION + "\n\n" + text)
-        print(f"bench: wrote the table into {BENCHMARKS_MD.relative_to(ROOT)} ({SECTION})", file=sys.stderr)
+        benchdoc.write(SECTION, SECTION + "\n\n" + text, "bench")
         if set(RUN_MINUTES) <= set(args.minutes):
             print(f"bench: drew {chart(rows).relative_to(ROOT)}", file=sys.stderr)
-    missed = [what for passed, what in results if not passed]
-    if missed:
-        print("bench: target missed: " + "; ".join(missed), file=sys.stderr)
-        return 1
-    return 0
+    return benchdoc.exit_status(results, "bench")
 
 
 if __name__ == "__main__":

@@ -468,16 +468,8 @@ def run_demo(args: argparse.Namespace) -> int:
         print("   " + json.dumps(request))
         arn = stack.queries.start_execution(request)
         print(f"\n== Execution {arn.rsplit(':', 1)[-1]}")
-        began = time.monotonic()
-
-        def show(event: dict) -> None:
-            line = describe_event(event)
-            if line:
-                print(f"   {time.monotonic() - began:6.1f} s  {line}", flush=True)
-
-        result = stack.queries.wait(arn, on_event=show)
+        result = follow(stack, arn, describe_event)
         output = json.loads(result.get("output") or "{}")
-        print(f"\n== Status: {result['status']}  ({time.monotonic() - began:.1f} s)")
         if result["status"] != "SUCCEEDED":
             print(f"   error: {result.get('error')}\n   cause: {result.get('cause')}")
             print(f"   logs:  {stack.state_dir / 'logs'}")
@@ -487,6 +479,21 @@ def run_demo(args: argparse.Namespace) -> int:
             keep_running(stack)
     print(f"\n== Stack stopped. Wall time {time.monotonic() - wall:.1f} s.")
     return 0
+
+
+def follow(stack: Stack, arn: str, describe) -> dict:
+    """Waits for the execution, printing each event `describe` has a line for with the seconds
+    since it started, then its status; returns DescribeExecution's answer."""
+    began = time.monotonic()
+
+    def show(event: dict) -> None:
+        line = describe(event)
+        if line:
+            print(f"   {time.monotonic() - began:6.1f} s  {line}", flush=True)
+
+    result = stack.queries.wait(arn, on_event=show)
+    print(f"\n== Status: {result['status']}  ({time.monotonic() - began:.1f} s)")
+    return result
 
 
 def run_batch_demo(args: argparse.Namespace) -> int:
@@ -504,16 +511,8 @@ def run_batch_demo(args: argparse.Namespace) -> int:
         print("== Batch input:\n   " + json.dumps(batch))
         arn = stack.queries.start_batch(batch, name=f"demo-{uuid.uuid4().hex[:8]}")
         print(f"\n== Batch execution {arn.rsplit(':', 1)[-1]} (children run at most {BATCH_MAX_CONCURRENCY} at once)")
-        began = time.monotonic()
-
-        def show(event: dict) -> None:
-            line = describe_batch_event(event)
-            if line:
-                print(f"   {time.monotonic() - began:6.1f} s  {line}", flush=True)
-
-        result = stack.queries.wait(arn, on_event=show)
+        result = follow(stack, arn, describe_batch_event)
         summary = json.loads(result.get("output") or result.get("cause") or "{}")
-        print(f"\n== Status: {result['status']}  ({time.monotonic() - began:.1f} s)")
         print(f"   {summary.get('message')}")
         sfn = stack.queries.client("stepfunctions")
         print("\n== Children (each its own execution of the unload workflow):")

@@ -52,6 +52,15 @@ CONTRACT_PATH = ROOT / "docs" / "CONTRACT.md"
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+# "Handle Lambda service exceptions" (Step Functions developer guide): the recommended set, plus
+# throttling. Every Lambda task of both workflows retries them.
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.TooManyRequestsException",
+]
 
 # What the template substitutes, with local values: each function ARN names the binary, which is
 # how the stub (and `cargo lambda watch`) tells the functions apart.

@@ -9,16 +9,9 @@ import uuid
 
 import pytest
 
-from harness import ACCOUNT, REGION, ROOT, ok, placeholders, substitute
+from harness import ACCOUNT, LAMBDA_SERVICE_ERRORS, REGION, ROOT, ok, placeholders, substitute
 
 BATCH_ASL = (ROOT / "statemachine" / "batch.asl.json").read_text(encoding="utf-8")
-LAMBDA_SERVICE_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.ClientExecutionTimeoutException",
-    "Lambda.TooManyRequestsException",
-]
 # A child that fails when its input says so, and succeeds with the unload workflow's report shape.
 CHILD = {
     "StartAt": "Fails?",

@@ -10,17 +10,10 @@ import re
 
 import pytest
 
-from harness import CONTRACT_PATH, LOCAL_SUBSTITUTIONS, asl_text, contract_fields, local_definition, placeholders
+from harness import (CONTRACT_PATH, LAMBDA_SERVICE_ERRORS, LOCAL_SUBSTITUTIONS, asl_text, contract_fields,
+                     local_definition, placeholders)
 
-# "Handle Lambda service exceptions" (Step Functions developer guide): the recommended set, plus
-# throttling; and what a function that timed out or crashed surfaces as.
-LAMBDA_SERVICE_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.ClientExecutionTimeoutException",
-    "Lambda.TooManyRequestsException",
-]
+# What a function that timed out or crashed surfaces as.
 FUNCTION_DIED = ["Lambda.Unknown", "Sandbox.Timedout"]
 FUNCTION_ARN_PLACEHOLDER = {
     "validate": "ValidateFunctionArn",

@@ -117,7 +117,7 @@ mod tests {
     use aws_sdk_sfn::primitives::DateTime as SfnTime;
     use aws_sdk_sfn::types::error::ExecutionDoesNotExist;
     use aws_sdk_sfn::types::ExecutionStatus;
-    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+    use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
     use aws_smithy_types::byte_stream::ByteStream;
     use serde_json::json;
     use unload_core::batch::ItemAction;
@@ -259,6 +259,15 @@ mod tests {
         assert_eq!(plan.day.to_string(), "2026-12-01");
     }
 
+    /// The plan of a batch whose table list is `uri`, read through an S3 client that answers `list`.
+    async fn plan_with_list(list: &Rule, uri: &str) -> Result<Plan> {
+        let clients = Clients {
+            s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, [list]),
+            executions: executions(&[]),
+        };
+        handle(&json!({ "TablesUri": uri }), &settings(), &clients, now()).await
+    }
+
     #[tokio::test]
     async fn the_schedules_list_is_read_from_s3_and_a_missing_or_huge_one_is_refused() {
         let list = mock!(aws_sdk_s3::Client::get_object)
@@ -268,18 +277,9 @@ mod tests {
                     .body(ByteStream::from_static(br#"{"Defaults": {"FileFormat": "csv"}, "Tables": [{"PrefixedTablename": "demo_master.orders"}]}"#))
                     .build()
             });
-        let clients = Clients {
-            s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&list]),
-            executions: executions(&[]),
-        };
-        let plan = handle(
-            &json!({"TablesUri": "s3://config/batch/nightly.json"}),
-            &settings(),
-            &clients,
-            now(),
-        )
-        .await
-        .unwrap();
+        let plan = plan_with_list(&list, "s3://config/batch/nightly.json")
+            .await
+            .unwrap();
         assert_eq!(plan.items[0].input.as_ref().unwrap()["FileFormat"], "csv");
 
         let missing = mock!(aws_sdk_s3::Client::get_object).then_error(|| {
@@ -287,18 +287,9 @@ mod tests {
                 aws_sdk_s3::types::error::NoSuchKey::builder().build(),
             )
         });
-        let clients = Clients {
-            s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&missing]),
-            executions: executions(&[]),
-        };
-        let err = handle(
-            &json!({"TablesUri": "s3://config/batch/gone.json"}),
-            &settings(),
-            &clients,
-            now(),
-        )
-        .await
-        .unwrap_err();
+        let err = plan_with_list(&missing, "s3://config/batch/gone.json")
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), "InvalidRequest");
         assert!(
             err.to_string()
@@ -313,18 +304,9 @@ mod tests {
                 .body(ByteStream::from_static(b"{}"))
                 .build()
         });
-        let clients = Clients {
-            s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&huge]),
-            executions: executions(&[]),
-        };
-        let err = handle(
-            &json!({"TablesUri": "s3://config/batch/huge.json"}),
-            &settings(),
-            &clients,
-            now(),
-        )
-        .await
-        .unwrap_err();
+        let err = plan_with_list(&huge, "s3://config/batch/huge.json")
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), "InvalidRequest");
         assert!(
             err.to_string().contains("52428800 bytes; at most 1048576"),
