@@ -3,12 +3,13 @@
 Both sides are measured by executing the real state machine definitions on moto (in-process, the
 `Machine` of tests/statemachine/harness.py):
   - one child = one unload execution: statemachine/unload.asl.json following a 60-minute Glue run
-    with our polling policy for a new job, as bench/orchestration_bench.py plays it (`simulate`,
-    the waits of `unloadctl poll-schedule`);
+    with our polling policy for a new job and no completion event (every callback wait times out
+    and polls: the most a child costs), as bench/orchestration_bench.py plays it (`simulate`, the
+    waits of `unloadctl poll-schedule`);
   - the batch's own cost: the real statemachine/batch.asl.json (BatchMaxConcurrency at the
     template's default) with plan and summarize stubbed, running N items of action "start" against
     a trivial child state machine (one Pass state), for N = 1, 50 and the item cap (MAX_ITEMS of
-    functions/unload-core/src/batch.rs). Only the batch execution's own transitions, history
+    functions/unload-core/src/batch/plan.rs). Only the batch execution's own transitions, history
     events and Lambda invocations are counted; the children's are the unload figures above.
 
 State transitions are counted as the harness's `Execution.state_transitions` counts them (every
@@ -60,11 +61,11 @@ CHILD = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": {"repo
 
 
 def max_items() -> int:
-    """MAX_ITEMS of functions/unload-core/src/batch.rs: the most items one batch runs."""
-    text = (ROOT / "functions" / "unload-core" / "src" / "batch.rs").read_text(encoding="utf-8")
+    """MAX_ITEMS of functions/unload-core/src/batch/plan.rs: the most items one batch runs."""
+    text = (ROOT / "functions" / "unload-core" / "src" / "batch" / "plan.rs").read_text(encoding="utf-8")
     m = re.search(r"pub const MAX_ITEMS: usize = (\d+);", text)
     if not m:
-        raise SystemExit("bench: no MAX_ITEMS in functions/unload-core/src/batch.rs")
+        raise SystemExit("bench: no MAX_ITEMS in functions/unload-core/src/batch/plan.rs")
     return int(m.group(1))
 
 
@@ -305,7 +306,7 @@ def render(child: orch.Row, batches: list[Batch], cap: int, concurrency: int, re
         "|---:|---:|---:|---:|---:|---:|---:|\n"
         + batch_rows
         + "\n"
-        + para(f"A {cap}-item batch (MAX_ITEMS, functions/unload-core/src/batch.rs) stays far below the "
+        + para(f"A {cap}-item batch (MAX_ITEMS, functions/unload-core/src/batch/plan.rs) stays far below the "
                f"{HISTORY_LIMIT:,}-event history quota{note_cap}; what caps it is the {STATE_LIMIT // 1024} KiB state: "
                "the inline Map keeps every item and result in the execution's state (about "
                f"{s_slope:.0f} bytes per item here, with small child inputs; real ones carry the merged request keys, "
@@ -358,7 +359,8 @@ def main() -> int:
     t0 = time.monotonic()
     with Machine() as machine:
         waits, _ = orch.unloadctl_waits(CHILD_MINUTES * 60)
-        child = orch.simulate(machine, CHILD_MINUTES, CHILD_POLICY, waits)
+        # The workflow as deployed, its callback waits all timing out: what a child costs at most.
+        child = orch.simulate(machine, CHILD_MINUTES, CHILD_POLICY, waits, events=False)
         print(f"  child: {child.transitions} transitions, {child.events} events, {child.lambdas} Lambda invocations "
               f"({child.wall:.1f} s)", file=sys.stderr)
         role = f"arn:aws:iam::{ACCOUNT}:role/batch"

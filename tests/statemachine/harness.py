@@ -266,6 +266,7 @@ def no_sleep() -> Iterator[Sleeps]:
 
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_callback
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
     from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeSuccess
 
@@ -276,9 +277,14 @@ def no_sleep() -> Iterator[Sleeps]:
         if sleeps.on_wait:
             sleeps.on_wait(wait_seconds)
 
+    original_wait = state_task_service_callback.StateTaskServiceCallback._wait_for_task_token_timeout
+
     def fake_wait_for_task_token_timeout(self: Any, timeout_seconds: int, callback_endpoint: Any) -> Any:
         # moto's own waits on the endpoint for timeout_seconds of real time; None means timed out
-        # (moto then raises States.Timeout), a CallbackOutcomeSuccess is SendTaskSuccess.
+        # (moto then raises States.Timeout), a CallbackOutcomeSuccess is SendTaskSuccess. A `.sync`
+        # task (the batch's children) listens on the same endpoint while it polls: left to moto.
+        if self.resource.condition != ResourceCondition.WaitForTaskToken:
+            return original_wait(self, timeout_seconds, callback_endpoint)
         sleeps.waits.append(timeout_seconds)
         sleeps.tokens.append(callback_endpoint.callback_id)
         if sleeps.on_wait:
